@@ -1,0 +1,49 @@
+# Two commands for a newcomer: `make run` and `make test`. See README.md.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMPS := .setup-stamps
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test setup lint format check-migrations clean
+
+setup: $(STAMPS)/python $(STAMPS)/npm
+	@scripts/system-packages
+
+$(STAMPS)/python: requirements-dev.txt
+	@mkdir -p $(STAMPS)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+$(STAMPS)/npm: package.json package-lock.json
+	@mkdir -p $(STAMPS)
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+run: export DEBUG ?= 1
+run: setup
+	$(PY) manage.py migrate --no-input
+	$(PY) manage.py load_procedures --skip-existing
+	$(PY) manage.py ensure_demo_surgeon
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+test: setup
+	@scripts/system-packages --browser
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint:
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format:
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+check-migrations:
+	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
+
+clean:
+	rm -rf $(VENV) node_modules $(STAMPS) staticfiles

@@ -1,0 +1,1 @@
+"""The consent lifecycle: patients, consents, frozen items, signatures, audit events."""

@@ -1,0 +1,17 @@
+"""Test settings: the real settings, with only what tests need overridden."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "tests-only-secret-key")
+
+from config.settings import *  # noqa: F403
+
+# Fast hashing: tests create many users and nothing here guards real passwords.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# Serve static files through the finders, as in development: tests never run collectstatic.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

@@ -1,0 +1,51 @@
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_check(**env) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG"}}
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings", **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_it_refuses_to_start_without_a_secret_key_when_debug_is_off():
+    result = run_check(DEBUG="0")
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_it_starts_with_a_development_key_when_debug_is_on():
+    assert run_check(DEBUG="1").returncode == 0
+
+
+def test_it_refuses_a_malformed_boolean():
+    result = run_check(DEBUG="maybe")
+    assert "DEBUG must be a boolean" in result.stderr
+
+
+def test_no_template_or_stylesheet_loads_anything_from_the_internet():
+    pattern = re.compile(r"""(src|href)\s*=\s*["']?(https?:)?//""", re.IGNORECASE)
+    css_import = re.compile(r"@import\s+url\(\s*['\"]?(https?:)?//|url\(\s*['\"]?https?:")
+    for path in [*ROOT.glob("templates/**/*.html"), *ROOT.glob("static/**/*.css")]:
+        text = path.read_text()
+        assert not pattern.search(text), path
+        assert not css_import.search(text), path
+
+
+def test_bootstrap_is_served_from_the_npm_install():
+    bootstrap = ROOT / "node_modules" / "bootstrap" / "dist"
+    assert ("vendor/bootstrap", bootstrap) in settings.STATICFILES_DIRS
+    assert (bootstrap / "css" / "bootstrap.min.css").exists()
