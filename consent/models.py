@@ -1,1 +1,316 @@
-"""The consent lifecycle: patients, consents, frozen items, signatures, audit events."""
+"""The consent lifecycle: patients, consents, frozen items, patient links, audit events.
+
+State changes happen only in consent/services.py; nothing here changes a status by itself.
+"""
+
+import datetime
+import hashlib
+import json
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from procedures.models import Severity
+
+
+class Patient(models.Model):
+    full_name = models.CharField(max_length=200)
+    date_of_birth = models.DateField()
+    hospital_number = models.CharField(
+        "hospital number (MRN)", max_length=50, blank=True, db_index=True
+    )
+    email = models.EmailField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["full_name"]
+
+    def __str__(self) -> str:
+        return self.full_name
+
+
+class ConsentStatus(models.TextChoices):
+    ISSUED = "issued", "Issued"
+    IN_REVIEW = "in_review", "In review"
+    SIGNED = "signed", "Signed"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+    REVOKED = "revoked", "Revoked"
+    EXPIRED = "expired", "Expired"
+
+
+# States in which the patient may still read, tick and sign.
+OPEN_STATES = (ConsentStatus.ISSUED, ConsentStatus.IN_REVIEW)
+# States in which the patient may be sent a new link (after signing: to withdraw).
+REISSUABLE_STATES = (*OPEN_STATES, ConsentStatus.SIGNED)
+
+
+class ConsentQuerySet(models.QuerySet):
+    def for_surgeon(self, user) -> "ConsentQuerySet":
+        """Consents a signed-in user may see: their own (teams widen this later)."""
+        if user.has_perm("consent.view_all_consents"):
+            return self
+        return self.filter(surgeon=user)
+
+    def open(self) -> "ConsentQuerySet":
+        return self.filter(status__in=OPEN_STATES)
+
+    def signed(self) -> "ConsentQuerySet":
+        return self.filter(status=ConsentStatus.SIGNED)
+
+
+class Consent(models.Model):
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="consents")
+    # The library procedure it was issued from; the wording shown lives in the frozen fields,
+    # so editing or deleting the procedure never changes this consent.
+    procedure = models.ForeignKey(
+        "procedures.Procedure", on_delete=models.SET_NULL, null=True, related_name="consents"
+    )
+    surgeon = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="consents_issued"
+    )
+    planned_date = models.DateField("planned date of surgery")
+    status = models.CharField(
+        max_length=20, choices=ConsentStatus.choices, default=ConsentStatus.ISSUED
+    )
+
+    # Frozen at issue: the procedure's wording as the patient will read it.
+    procedure_name = models.CharField(max_length=200)
+    procedure_site = models.CharField(max_length=100)
+    procedure_slug = models.CharField(max_length=100)
+    procedure_revision = models.PositiveIntegerField()
+    procedure_text = models.JSONField(help_text="summary, what_happens, benefits, ...")
+    content_sha256 = models.CharField(max_length=64)
+
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    signed_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    close_reason = models.TextField(blank=True)
+
+    objects = ConsentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        permissions = [("view_all_consents", "Can see every surgeon's consents")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=ConsentStatus.values), name="consent_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=ConsentStatus.SIGNED) | Q(signed_at__isnull=False),
+                name="consent_signed_has_time",
+            ),
+        ]
+        indexes = [
+            # The surgeon's dashboard: their consents by planned date, filtered by status.
+            models.Index(fields=["surgeon", "status", "planned_date"], name="consent_dashboard"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.procedure_name} for {self.patient}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATES
+
+    def text_sections(self) -> list[tuple[str, str]]:
+        """The frozen procedure text, titled and in reading order."""
+        return [(title, self.procedure_text.get(key, "")) for key, title in SECTION_TITLES]
+
+    def frozen_content(self, items) -> dict:
+        return {
+            "procedure": {
+                "slug": self.procedure_slug,
+                "name": self.procedure_name,
+                "site": self.procedure_site,
+                "revision": self.procedure_revision,
+                **self.procedure_text,
+            },
+            "items": [item.frozen_content() for item in sorted(items, key=lambda i: i.order)],
+        }
+
+    def compute_content_sha256(self, items=None) -> str:
+        items = self.items.all() if items is None else items
+        canonical = json.dumps(self.frozen_content(items), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+SECTION_TITLES = [
+    ("summary", "What the operation is"),
+    ("what_happens", "What happens during the operation"),
+    ("benefits", "How it may help you"),
+    ("alternatives", "Other treatments"),
+    ("no_surgery", "If you decide not to have the operation"),
+    ("recovery", "Recovery"),
+]
+
+
+class ItemOrigin(models.TextChoices):
+    LIBRARY = "library", "From the procedure library"
+    PATIENT_SPECIFIC = "patient", "Specific to this patient"
+
+
+class ConsentItemSnapshot(models.Model):
+    """One risk as frozen into a consent, with the patient's acknowledgment."""
+
+    consent = models.ForeignKey(Consent, on_delete=models.CASCADE, related_name="items")
+    source_item = models.ForeignKey(
+        "procedures.ConsentItem", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    origin = models.CharField(max_length=10, choices=ItemOrigin.choices)
+    title = models.CharField(max_length=200)
+    explanation = models.TextField()
+    severity = models.CharField(max_length=20, choices=Severity.choices)
+    frequency = models.CharField(max_length=100, blank=True)
+    order = models.PositiveSmallIntegerField()
+    required = models.BooleanField(default=True)
+    not_applicable = models.BooleanField(default=False)
+    not_applicable_reason = models.TextField(blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["consent", "order"]
+        constraints = [
+            models.UniqueConstraint(fields=["consent", "order"], name="consent_item_unique_order"),
+            models.CheckConstraint(
+                condition=Q(not_applicable=False) | ~Q(not_applicable_reason=""),
+                name="consent_item_not_applicable_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=Q(not_applicable=False) | Q(acknowledged_at__isnull=True),
+                name="consent_item_not_applicable_not_acknowledged",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def needs_acknowledgment(self) -> bool:
+        return self.required and not self.not_applicable
+
+    def frozen_content(self) -> dict:
+        return {
+            "origin": self.origin,
+            "title": self.title,
+            "explanation": self.explanation,
+            "severity": self.severity,
+            "frequency": self.frequency,
+            "order": self.order,
+            "required": self.required,
+            "not_applicable": self.not_applicable,
+            "not_applicable_reason": self.not_applicable_reason,
+        }
+
+
+class LinkEndReason(models.TextChoices):
+    REISSUED = "reissued", "A newer link was issued"
+    REVOKED = "revoked", "The consent was revoked"
+
+
+class PatientLink(models.Model):
+    """The patient's private link. Only a SHA-256 of the token is stored."""
+
+    consent = models.ForeignKey(Consent, on_delete=models.CASCADE, related_name="links")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=20, choices=LinkEndReason.choices, blank=True)
+    # Wrong dates of birth so far; kept in the database so it holds across processes.
+    failed_attempts = models.PositiveSmallIntegerField(default=0)
+    locked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["consent"],
+                condition=Q(ended_at__isnull=True),
+                name="consent_one_live_link_per_consent",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"link {self.pk} for consent {self.consent_id}"
+
+    @staticmethod
+    def hash_token(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    def is_expired(self, now=None) -> bool:
+        return (now or timezone.now()) >= self.expires_at
+
+
+class ActorType(models.TextChoices):
+    SURGEON = "surgeon", "Surgeon or staff"
+    PATIENT = "patient", "Patient"
+    SYSTEM = "system", "System"
+
+
+class AuditEvent(models.Model):
+    """One entry of the append-only audit log, chained by hash to the one before it."""
+
+    sequence = models.PositiveBigIntegerField(unique=True)
+    consent = models.ForeignKey(
+        Consent, on_delete=models.PROTECT, null=True, blank=True, related_name="audit_events"
+    )
+    actor_type = models.CharField(max_length=10, choices=ActorType.choices)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    actor_label = models.CharField(max_length=200)
+    action = models.CharField(max_length=50)
+    details = models.JSONField(default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField()
+    prev_hash = models.CharField(max_length=64, unique=True)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["sequence"]
+        indexes = [
+            # A consent's timeline, oldest first.
+            models.Index(fields=["consent", "sequence"], name="consent_audit_timeline"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.sequence} {self.action}"
+
+    def canonical(self) -> str:
+        return json.dumps(
+            {
+                "sequence": self.sequence,
+                "consent": self.consent_id,
+                "actor_type": self.actor_type,
+                "actor_user": self.actor_user_id,
+                "actor_label": self.actor_label,
+                "action": self.action,
+                "details": self.details,
+                "ip_address": self.ip_address,
+                "user_agent": self.user_agent,
+                "created_at": self.created_at.astimezone(datetime.UTC).isoformat(),
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+
+    def compute_hash(self) -> str:
+        return hashlib.sha256((self.prev_hash + self.canonical()).encode()).hexdigest()
+
+
+class AuditChainHead(models.Model):
+    """A single row: the end of the audit chain. Appends lock it, so the chain never forks."""
+
+    last_sequence = models.PositiveBigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="consent_audit_head_single")]
+
+    def __str__(self) -> str:
+        return f"audit chain head at #{self.last_sequence}"

@@ -9,6 +9,8 @@ SURGEONS_GROUP = "Surgeons"
 SURGEON_PERMISSIONS = [
     "procedures.view_procedure",
     "procedures.view_consentitem",
+    "consent.add_consent",
+    "consent.view_consent",
 ]
 
 

@@ -4,4 +4,17 @@ from . import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("consents/new/", views.consent_new, name="consent_new"),
+    path("consents/new/<slug:slug>/", views.consent_new, name="consent_new_for"),
+    path("consents/<int:pk>/", views.consent_detail, name="consent_detail"),
+    path("consents/<int:pk>/reissue/", views.consent_reissue, name="consent_reissue"),
+    path("consents/<int:pk>/revoke/", views.consent_revoke_view, name="consent_revoke"),
+    # The patient's private link, and the pages behind it (no token in those URLs).
+    path("p/<str:token>/", views.patient_link, name="patient_link"),
+    path("patient/", views.patient_start, name="patient_start"),
+    path("patient/risks/", views.patient_risks, name="patient_risks"),
+    path("patient/risks/<int:item_id>/", views.patient_acknowledge, name="patient_acknowledge"),
+    path("patient/review/", views.patient_review, name="patient_review"),
+    path("patient/done/", views.patient_done, name="patient_done"),
+    path("patient/sign-out/", views.patient_sign_out, name="patient_sign_out"),
 ]

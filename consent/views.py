@@ -1,11 +1,342 @@
-from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+import segno
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
 
 from procedures.models import Procedure
+
+from . import patient_session
+from .forms import ConsentIssueForm, DateOfBirthForm, ExtraRiskFormSet, RevokeForm
+from .models import REISSUABLE_STATES, Consent, ConsentStatus
+from .patient_session import patient_required
+from .services import (
+    Actor,
+    ConsentError,
+    IssuedLink,
+    LinkState,
+    consent_acknowledge_item,
+    consent_expire,
+    consent_issue,
+    consent_reissue_link,
+    consent_revoke,
+    link_find,
+    link_state,
+    link_verify_identity,
+    unacknowledged_items,
+)
+
+NEW_LINK_SESSION_KEY = "new_patient_link"
+
+
+# --- surgeon side ---------------------------------------------------------------------------
+
+
+def _get_consent_for_user(request: HttpRequest, pk: int) -> Consent:
+    """The consent if this user may see it; 404 for anyone else's, never 403."""
+    return get_object_or_404(
+        Consent.objects.for_surgeon(request.user).select_related("patient", "surgeon"), pk=pk
+    )
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
+    consents = (
+        Consent.objects.for_surgeon(request.user)
+        .select_related("patient")
+        .annotate(
+            open_items=Count(
+                "items",
+                filter=Q(
+                    items__required=True, items__not_applicable=False, items__acknowledged_at=None
+                ),
+            )
+        )
+        .order_by("planned_date")[:50]
+    )
     procedures = Procedure.objects.active().prefetch_related("items")
-    return render(request, "consent/home.html", {"procedures": procedures})
+    return render(request, "consent/home.html", {"consents": consents, "procedures": procedures})
+
+
+@login_required
+@permission_required("consent.add_consent", raise_exception=True)
+def consent_new(request: HttpRequest, slug: str | None = None) -> HttpResponse:
+    if slug is None:
+        procedures = Procedure.objects.active()
+        return render(request, "consent/consent_choose_procedure.html", {"procedures": procedures})
+    procedure = get_object_or_404(Procedure.objects.active().prefetch_related("items"), slug=slug)
+    form = ConsentIssueForm(request.POST or None, procedure=procedure)
+    extras = ExtraRiskFormSet(request.POST or None, prefix="extra")
+    if request.method == "POST" and form.is_valid() and extras.is_valid():
+        try:
+            consent, issued = consent_issue(
+                actor=Actor.surgeon(request),
+                patient=form.patient_details(),
+                procedure=procedure,
+                planned_date=form.cleaned_data["planned_date"],
+                extra_risks=[risk for f in extras if (risk := f.risk())],
+                not_applicable=form.not_applicable(),
+            )
+        except ConsentError as exc:
+            form.add_error(None, str(exc))
+        else:
+            _show_link_once(request, consent, issued)
+            messages.success(request, f"Consent issued for {consent.patient.full_name}.")
+            return redirect("consent_detail", pk=consent.pk)
+    return render(
+        request,
+        "consent/consent_new.html",
+        {"procedure": procedure, "form": form, "extras": extras},
+    )
+
+
+def _show_link_once(request: HttpRequest, consent: Consent, issued: IssuedLink) -> None:
+    # The raw token exists only here and in this one-time session entry; the database keeps
+    # its hash. The consent page pops it, so the link is shown once.
+    request.session[NEW_LINK_SESSION_KEY] = {"consent": consent.pk, "token": issued.token}
+
+
+def _pop_new_link(request: HttpRequest, consent: Consent) -> dict | None:
+    data = request.session.get(NEW_LINK_SESSION_KEY)
+    if not data or data["consent"] != consent.pk:
+        return None
+    del request.session[NEW_LINK_SESSION_KEY]
+    url = request.build_absolute_uri(reverse("patient_link", args=[data["token"]]))
+    qr_svg = segno.make(url, error="m").svg_inline(scale=4, title="QR code of the patient's link")
+    return {"url": url, "qr_svg": qr_svg}
+
+
+@never_cache
+@login_required
+def consent_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    consent = _get_consent_for_user(request, pk)
+    items = list(consent.items.all())
+    return render(
+        request,
+        "consent/consent_detail.html",
+        {
+            "consent": consent,
+            "items": items,
+            "new_link": _pop_new_link(request, consent),
+            "live_link": consent.links.filter(ended_at__isnull=True).first(),
+            "events": consent.audit_events.select_related("actor_user"),
+            "revoke_form": RevokeForm(),
+            "can_revoke": consent.is_open,
+            "can_reissue": consent.status in REISSUABLE_STATES,
+        },
+    )
+
+
+@login_required
+@require_POST
+def consent_reissue(request: HttpRequest, pk: int) -> HttpResponse:
+    consent = _get_consent_for_user(request, pk)
+    try:
+        issued = consent_reissue_link(consent=consent, actor=Actor.surgeon(request))
+    except ConsentError as exc:
+        messages.error(request, str(exc))
+    else:
+        _show_link_once(request, consent, issued)
+        messages.success(request, "A new link was made. The old link no longer works.")
+    return redirect("consent_detail", pk=consent.pk)
+
+
+@login_required
+@require_POST
+def consent_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
+    consent = _get_consent_for_user(request, pk)
+    form = RevokeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give a reason for revoking this consent.")
+        return redirect("consent_detail", pk=consent.pk)
+    try:
+        consent_revoke(
+            consent=consent, actor=Actor.surgeon(request), reason=form.cleaned_data["reason"]
+        )
+    except ConsentError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "The consent was revoked. The patient's link no longer works.")
+    return redirect("consent_detail", pk=consent.pk)
+
+
+# --- patient side ---------------------------------------------------------------------------
+
+PATIENT_STEPS = ["About your operation", "Risks", "Review and sign"]
+
+
+def _step(number: int) -> dict:
+    return {"step": number, "steps": len(PATIENT_STEPS), "step_title": PATIENT_STEPS[number - 1]}
+
+
+@never_cache
+def patient_link(request: HttpRequest, token: str) -> HttpResponse:
+    """The private link: check the date of birth, then continue without the token in the URL."""
+    link = link_find(token)
+    state = link_state(link)
+    if state != LinkState.OK:
+        return patient_session.link_problem(request, state)
+    if patient_session.current_link_id(request) == link.pk:
+        return redirect("patient_start")  # this browser already proved who it is
+
+    form = DateOfBirthForm(request.POST or None)
+    attempts_left = None
+    if request.method == "POST" and form.is_valid():
+        result = link_verify_identity(
+            link=link,
+            date_of_birth=form.cleaned_data["date_of_birth"],
+            actor=Actor.patient(request),
+        )
+        if result.confirmed:
+            patient_session.start(request, link)
+            return redirect("patient_start")
+        if result.state != LinkState.OK:
+            return patient_session.link_problem(request, result.state)
+        attempts_left = result.attempts_left
+        form.add_error(
+            None,
+            "That date of birth does not match our records. "
+            f"You have {attempts_left} {'try' if attempts_left == 1 else 'tries'} left.",
+        )
+    return render(
+        request,
+        "consent/patient/identity.html",
+        {
+            "form": form,
+            "procedure_name": link.consent.procedure_name,
+            "attempts_left": attempts_left,
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+def _closed_response(request: HttpRequest, consent: Consent) -> HttpResponse | None:
+    """Send the patient to the right place when the consent is no longer open for review."""
+    if consent.is_open and consent.planned_date < timezone.localdate():
+        consent_expire(consent=consent, actor=Actor.system())
+        patient_session.end(request)
+        return patient_session.link_problem(request, LinkState.CLOSED)
+    if consent.status == ConsentStatus.SIGNED or consent.status == ConsentStatus.WITHDRAWN:
+        return redirect("patient_done")
+    return None
+
+
+@never_cache
+@patient_required
+def patient_start(request: HttpRequest) -> HttpResponse:
+    consent = request.consent
+    if closed := _closed_response(request, consent):
+        return closed
+    return render(request, "consent/patient/overview.html", {"consent": consent, **_step(1)})
+
+
+@never_cache
+@patient_required
+def patient_risks(request: HttpRequest) -> HttpResponse:
+    consent = request.consent
+    if closed := _closed_response(request, consent):
+        return closed
+    missing = []
+    if request.method == "POST":
+        shown = {int(pk) for pk in request.POST.getlist("shown") if pk.isdigit()}
+        ticked = {int(pk) for pk in request.POST.getlist("acknowledged") if pk.isdigit()}
+        try:
+            for item in consent.items.all():
+                if item.pk in shown and not item.not_applicable:
+                    consent_acknowledge_item(
+                        consent=consent,
+                        item_id=item.pk,
+                        acknowledged=item.pk in ticked,
+                        actor=Actor.patient(request),
+                    )
+        except ConsentError as exc:
+            messages.error(request, str(exc))
+            return redirect("patient_risks")
+        if request.POST.get("action") == "continue":
+            missing = unacknowledged_items(consent)
+            if not missing:
+                return redirect("patient_review")
+        else:
+            messages.success(request, "Your progress is saved.")
+            return redirect("patient_risks")
+    items = list(consent.items.all())
+    return render(
+        request,
+        "consent/patient/risks.html",
+        {
+            "consent": consent,
+            "items": [i for i in items if not i.not_applicable],
+            "not_applicable": [i for i in items if i.not_applicable],
+            "missing": missing,
+            "done": sum(1 for i in items if i.needs_acknowledgment and i.acknowledged_at),
+            "total": sum(1 for i in items if i.needs_acknowledgment),
+            **_step(2),
+        },
+        status=400 if missing else 200,
+    )
+
+
+@never_cache
+@require_POST
+@patient_required
+def patient_acknowledge(request: HttpRequest, item_id: int) -> HttpResponse:
+    """Save one tick at once (called by the page's script; works as a plain form post too)."""
+    acknowledged = request.POST.get("acknowledged") in {"1", "true", "on"}
+    try:
+        item = consent_acknowledge_item(
+            consent=request.consent,
+            item_id=item_id,
+            acknowledged=acknowledged,
+            actor=Actor.patient(request),
+        )
+    except ConsentError as exc:
+        if request.headers.get("Accept") == "application/json":
+            return JsonResponse({"error": str(exc)}, status=409)
+        messages.error(request, str(exc))
+        return redirect("patient_risks")
+    if request.headers.get("Accept") == "application/json":
+        return JsonResponse(
+            {
+                "item": item.pk,
+                "acknowledged": item.acknowledged_at is not None,
+                "acknowledged_at": item.acknowledged_at.isoformat()
+                if item.acknowledged_at
+                else None,
+            }
+        )
+    return redirect(f"{reverse('patient_risks')}#item-{item.pk}")
+
+
+@never_cache
+@patient_required
+def patient_review(request: HttpRequest) -> HttpResponse:
+    consent = request.consent
+    if closed := _closed_response(request, consent):
+        return closed
+    items = list(consent.items.all())
+    missing = unacknowledged_items(consent, items)
+    if missing:
+        messages.error(request, "Please tick every risk before you go on.")
+        return redirect("patient_risks")
+    return render(
+        request, "consent/patient/review.html", {"consent": consent, "items": items, **_step(3)}
+    )
+
+
+@never_cache
+@patient_required
+def patient_done(request: HttpRequest) -> HttpResponse:
+    consent = request.consent
+    if consent.is_open:
+        return redirect("patient_start")
+    return render(request, "consent/patient/done.html", {"consent": consent})
+
+
+def patient_sign_out(request: HttpRequest) -> HttpResponse:
+    patient_session.end(request)
+    return render(request, "consent/patient/signed_out.html")

@@ -1,0 +1,176 @@
+import datetime
+
+from crispy_forms.helper import FormHelper
+from django import forms
+from django.utils import timezone
+
+from procedures.models import Procedure, Severity
+
+from .services import ExtraRisk, PatientDetails
+
+QUESTION_MAX_LENGTH = 1000
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+
+class ConsentIssueForm(forms.Form):
+    """Patient details, planned date and the risks that do not apply, for one procedure."""
+
+    full_name = forms.CharField(label="Patient's full name", max_length=200)
+    date_of_birth = forms.DateField(label="Date of birth", widget=DateInput)
+    hospital_number = forms.CharField(label="Hospital number (MRN)", max_length=50, required=False)
+    email = forms.EmailField(
+        label="Patient's email (optional)",
+        required=False,
+        help_text="Only used to send the link, never medical details.",
+    )
+    planned_date = forms.DateField(label="Planned date of surgery", widget=DateInput)
+
+    def __init__(self, *args, procedure: Procedure, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.procedure = procedure
+        self.library_items = list(procedure.items.all())
+        for item in self.library_items:
+            self.fields[f"na_{item.pk}"] = forms.BooleanField(
+                label=f"Does not apply to this patient: {item.title}", required=False
+            )
+            self.fields[f"na_reason_{item.pk}"] = forms.CharField(
+                label=f"Why it does not apply: {item.title}", required=False, max_length=500
+            )
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+
+    def clean_full_name(self) -> str:
+        return " ".join(self.cleaned_data["full_name"].split())
+
+    def clean_date_of_birth(self) -> datetime.date:
+        value = self.cleaned_data["date_of_birth"]
+        if value >= timezone.localdate():
+            raise forms.ValidationError("The date of birth must be in the past.")
+        return value
+
+    def clean_planned_date(self) -> datetime.date:
+        value = self.cleaned_data["planned_date"]
+        if value < timezone.localdate():
+            raise forms.ValidationError("The planned date of surgery cannot be in the past.")
+        return value
+
+    def clean(self):
+        cleaned = super().clean()
+        for item in self.library_items:
+            if cleaned.get(f"na_{item.pk}") and not cleaned.get(f"na_reason_{item.pk}", "").strip():
+                self.add_error(
+                    f"na_reason_{item.pk}", "Give a reason why this risk does not apply."
+                )
+        return cleaned
+
+    def item_rows(self):
+        """(item, checkbox field, reason field) for the template."""
+        return [
+            (item, self[f"na_{item.pk}"], self[f"na_reason_{item.pk}"])
+            for item in self.library_items
+        ]
+
+    def patient_details(self) -> PatientDetails:
+        data = self.cleaned_data
+        return PatientDetails(
+            full_name=data["full_name"],
+            date_of_birth=data["date_of_birth"],
+            hospital_number=data["hospital_number"],
+            email=data["email"],
+        )
+
+    def not_applicable(self) -> dict[int, str]:
+        return {
+            item.pk: self.cleaned_data[f"na_reason_{item.pk}"].strip()
+            for item in self.library_items
+            if self.cleaned_data.get(f"na_{item.pk}")
+        }
+
+
+class ExtraRiskForm(forms.Form):
+    title = forms.CharField(max_length=200, required=False)
+    explanation = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    severity = forms.ChoiceField(choices=Severity.choices, initial=Severity.UNCOMMON)
+    frequency = forms.CharField(
+        max_length=100, required=False, help_text='In words, for example "about 1 in 50".'
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        title, explanation = (
+            cleaned.get("title", "").strip(),
+            cleaned.get("explanation", "").strip(),
+        )
+        if bool(title) != bool(explanation):
+            raise forms.ValidationError(
+                "A patient-specific risk needs both a title and an explanation."
+            )
+        return cleaned
+
+    def risk(self) -> ExtraRisk | None:
+        data = self.cleaned_data
+        if not data.get("title", "").strip():
+            return None
+        return ExtraRisk(
+            title=data["title"],
+            explanation=data["explanation"],
+            severity=data["severity"],
+            frequency=data.get("frequency", ""),
+        )
+
+
+ExtraRiskFormSet = forms.formset_factory(ExtraRiskForm, extra=2, max_num=20)
+
+
+class RevokeForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason for revoking", widget=forms.Textarea(attrs={"rows": 2}), max_length=1000
+    )
+
+
+class DateOfBirthForm(forms.Form):
+    """Day, month and year as three boxes: easier than a date picker for a birth date."""
+
+    day = forms.CharField(label="Day", max_length=2)
+    month = forms.CharField(label="Month", max_length=2)
+    year = forms.CharField(label="Year", max_length=4)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, autocomplete in (
+            ("day", "bday-day"),
+            ("month", "bday-month"),
+            ("year", "bday-year"),
+        ):
+            self.fields[name].widget.attrs.update(
+                {"inputmode": "numeric", "autocomplete": autocomplete, "pattern": "[0-9]*"}
+            )
+        self.fields["day"].error_messages["required"] = "Enter the day you were born."
+        self.fields["month"].error_messages["required"] = "Enter the month you were born."
+        self.fields["year"].error_messages["required"] = "Enter the year you were born."
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        try:
+            day, month, year = (int(cleaned[k].strip()) for k in ("day", "month", "year"))
+        except ValueError:
+            raise forms.ValidationError(
+                "Enter your date of birth in numbers, for example 27 3 1964."
+            ) from None
+        if year < 1000:
+            raise forms.ValidationError("Enter the year in full, for example 1964.")
+        try:
+            value = datetime.date(year, month, day)
+        except ValueError:
+            raise forms.ValidationError(
+                "That is not a real date. Check the day and month, for example 27 3 1964."
+            ) from None
+        if value >= timezone.localdate():
+            raise forms.ValidationError("Your date of birth must be in the past.")
+        cleaned["date_of_birth"] = value
+        return cleaned

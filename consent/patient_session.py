@@ -1,0 +1,72 @@
+"""The patient's session: bound to one consent, started by the link plus date of birth.
+
+Stored in Django's database-backed session, so it works across processes and app servers.
+"""
+
+import functools
+import time
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.shortcuts import render
+
+from .models import PatientLink
+from .services import LinkState, link_state
+
+SESSION_KEY = "patient"
+
+
+def start(request: HttpRequest, link: PatientLink) -> None:
+    request.session.cycle_key()  # a new session id on sign-in: no fixation
+    request.session[SESSION_KEY] = {
+        "link": link.pk,
+        "consent": link.consent_id,
+        "seen": time.time(),
+    }
+
+
+def end(request: HttpRequest) -> None:
+    request.session.pop(SESSION_KEY, None)
+
+
+def current_link_id(request: HttpRequest) -> int | None:
+    data = request.session.get(SESSION_KEY)
+    if not data:
+        return None
+    idle_limit = settings.PATIENT_SESSION_IDLE_MINUTES * 60
+    if time.time() - data.get("seen", 0) > idle_limit:
+        end(request)
+        return None
+    return data["link"]
+
+
+def link_problem(request: HttpRequest, state: LinkState):
+    status = {LinkState.UNKNOWN: 404, LinkState.LOCKED: 403}.get(state, 410)
+    return render(
+        request, "consent/patient/link_problem.html", {"state": state.value}, status=status
+    )
+
+
+def patient_required(view):
+    """Load the session's consent into request.consent, or explain why that cannot be done."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        link_id = current_link_id(request)
+        if link_id is None:
+            return render(request, "consent/patient/session_ended.html", status=401)
+        link = (
+            PatientLink.objects.select_related("consent", "consent__patient")
+            .filter(pk=link_id)
+            .first()
+        )
+        state = link_state(link)
+        if state != LinkState.OK:
+            end(request)
+            return link_problem(request, state)
+        request.session[SESSION_KEY] = {**request.session[SESSION_KEY], "seen": time.time()}
+        request.patient_link = link
+        request.consent = link.consent
+        return view(request, *args, **kwargs)
+
+    return wrapper

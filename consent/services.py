@@ -1,0 +1,531 @@
+"""Every change to a consent happens here.
+
+Each function is keyword-only, runs in one transaction, refuses an invalid transition with a
+ConsentError whose message can be shown to people as it is, and writes an audit event.
+Views, commands and the admin call these; they never set a status themselves.
+"""
+
+import datetime
+import secrets
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from procedures.models import PROCEDURE_TEXT_FIELDS, Procedure, Severity
+
+from .models import (
+    OPEN_STATES,
+    REISSUABLE_STATES,
+    ActorType,
+    AuditChainHead,
+    AuditEvent,
+    Consent,
+    ConsentItemSnapshot,
+    ConsentStatus,
+    ItemOrigin,
+    LinkEndReason,
+    Patient,
+    PatientLink,
+)
+
+GENESIS_HASH = "0" * 64
+
+
+class ConsentError(Exception):
+    """A refused change. The message is plain words, fit to show to the person who asked."""
+
+
+# --- who is acting -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Actor:
+    type: str
+    label: str
+    user: object | None = None
+    ip_address: str | None = None
+    user_agent: str = ""
+
+    @classmethod
+    def system(cls) -> "Actor":
+        return cls(type=ActorType.SYSTEM, label="system")
+
+    @classmethod
+    def surgeon(cls, request: HttpRequest) -> "Actor":
+        user = request.user
+        return cls(
+            type=ActorType.SURGEON,
+            label=user.get_username(),
+            user=user,
+            **_client(request),
+        )
+
+    @classmethod
+    def patient(cls, request: HttpRequest) -> "Actor":
+        return cls(type=ActorType.PATIENT, label="patient", **_client(request))
+
+
+def _client(request: HttpRequest) -> dict:
+    ip = request.META.get("REMOTE_ADDR")
+    proxies = settings.TRUSTED_PROXY_COUNT
+    forwarded = [p.strip() for p in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    if proxies and len(forwarded) >= proxies and forwarded[-proxies]:
+        ip = forwarded[-proxies]
+    return {"ip_address": ip or None, "user_agent": request.META.get("HTTP_USER_AGENT", "")[:500]}
+
+
+# --- the audit chain ------------------------------------------------------------------------
+
+
+def audit_append(
+    *, actor: Actor, action: str, consent: Consent | None = None, details: dict | None = None
+) -> AuditEvent:
+    """Append one event to the hash chain.
+
+    The chain head row is locked for the append, so concurrent writers (threads, processes,
+    app servers) queue up and the chain stays one line; the unique prev_hash is the backstop.
+    """
+    with transaction.atomic():
+        head = AuditChainHead.objects.select_for_update().filter(pk=1).first()
+        if head is None:
+            head = _recreate_head()
+        event = AuditEvent(
+            sequence=head.last_sequence + 1,
+            consent=consent,
+            actor_type=actor.type,
+            actor_user=actor.user,
+            actor_label=actor.label,
+            action=action,
+            details=details or {},
+            ip_address=actor.ip_address,
+            user_agent=actor.user_agent,
+            created_at=timezone.now(),
+            prev_hash=head.last_hash,
+        )
+        event.hash = event.compute_hash()
+        event.save(force_insert=True)
+        head.last_sequence, head.last_hash = event.sequence, event.hash
+        head.save(update_fields=["last_sequence", "last_hash"])
+    return event
+
+
+def _recreate_head() -> AuditChainHead:
+    # The migration creates the head; only an emptied database (a test flush) lacks it.
+    if AuditEvent.objects.exists():
+        raise RuntimeError("The audit chain head is missing but events exist: run verify_audit.")
+    AuditChainHead.objects.get_or_create(pk=1, defaults={"last_hash": GENESIS_HASH})
+    return AuditChainHead.objects.select_for_update().get(pk=1)
+
+
+@dataclass
+class ChainReport:
+    events: int = 0
+    problem: str | None = None
+
+
+def audit_verify() -> ChainReport:
+    """Walk the chain from the start and name the first broken link, if any."""
+    report = ChainReport()
+    expected_prev = GENESIS_HASH
+    expected_sequence = 1
+    for event in AuditEvent.objects.order_by("sequence").iterator(chunk_size=2000):
+        where = f"event #{event.sequence} ({event.action}, id {event.pk})"
+        if event.sequence != expected_sequence:
+            report.problem = (
+                f"event #{expected_sequence} is missing (deleted?): the next one found is {where}"
+            )
+            return report
+        if event.prev_hash != expected_prev:
+            report.problem = f"{where} does not follow on from event #{expected_sequence - 1}"
+            return report
+        if event.compute_hash() != event.hash:
+            report.problem = f"{where} does not match its hash: it was changed after it was written"
+            return report
+        expected_prev = event.hash
+        expected_sequence += 1
+        report.events += 1
+    head = AuditChainHead.objects.filter(pk=1).first()
+    if head is not None and (head.last_sequence, head.last_hash) != (
+        expected_sequence - 1,
+        expected_prev,
+    ):
+        report.problem = (
+            f"the chain ends at event #{expected_sequence - 1} but {head.last_sequence} "
+            "were written: the latest events were deleted"
+        )
+    return report
+
+
+# --- issuing --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExtraRisk:
+    title: str
+    explanation: str
+    severity: str
+    frequency: str = ""
+
+
+@dataclass(frozen=True)
+class PatientDetails:
+    full_name: str
+    date_of_birth: datetime.date
+    hospital_number: str = ""
+    email: str = ""
+
+
+@dataclass(frozen=True)
+class IssuedLink:
+    link: PatientLink
+    token: str = field(repr=False)
+
+
+def _end_of_day(day: datetime.date) -> datetime.datetime:
+    """The first moment after `day` ends, in the hospital's time zone."""
+    start_of_next = datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time.min)
+    return timezone.make_aware(start_of_next)
+
+
+def _create_link(*, consent: Consent, actor: Actor) -> IssuedLink:
+    now = timezone.now()
+    token = secrets.token_urlsafe(32)  # 256 random bits
+    expires_at = min(
+        now + datetime.timedelta(days=settings.CONSENT_LINK_DAYS), _end_of_day(consent.planned_date)
+    )
+    link = PatientLink.objects.create(
+        consent=consent,
+        token_hash=PatientLink.hash_token(token),
+        created_at=now,
+        expires_at=expires_at,
+    )
+    audit_append(
+        actor=actor,
+        action="link_issued",
+        consent=consent,
+        details={"link": link.pk, "expires_at": expires_at.isoformat()},
+    )
+    return IssuedLink(link=link, token=token)
+
+
+def _end_live_link(*, consent: Consent, reason: str) -> None:
+    consent.links.filter(ended_at__isnull=True).update(ended_at=timezone.now(), end_reason=reason)
+
+
+def consent_issue(
+    *,
+    actor: Actor,
+    patient: PatientDetails,
+    procedure: Procedure,
+    planned_date: datetime.date,
+    extra_risks: list[ExtraRisk] | tuple = (),
+    not_applicable: dict[int, str] | None = None,
+) -> tuple[Consent, IssuedLink]:
+    """Issue a consent: freeze the procedure's current wording into it and create its link.
+
+    not_applicable maps a library risk's id to the reason it does not apply to this patient.
+    """
+    not_applicable = not_applicable or {}
+    if actor.user is None:
+        raise ConsentError("Only a signed-in surgeon can issue a consent.")
+    if not procedure.is_active:
+        raise ConsentError(f"{procedure.name} is not active in the library.")
+    if planned_date < timezone.localdate():
+        raise ConsentError("The planned date of surgery is in the past.")
+    if patient.date_of_birth >= timezone.localdate():
+        raise ConsentError("The date of birth must be in the past.")
+    for risk in extra_risks:
+        if not risk.title.strip() or not risk.explanation.strip():
+            raise ConsentError("Each patient-specific risk needs a title and an explanation.")
+        if risk.severity not in Severity.values:
+            raise ConsentError(f'"{risk.severity}" is not a severity.')
+
+    with transaction.atomic():
+        library_items = list(procedure.items.all())
+        unknown = set(not_applicable) - {item.pk for item in library_items}
+        if unknown:
+            raise ConsentError("A risk marked as not applicable is not part of this procedure.")
+        if any(not reason.strip() for reason in not_applicable.values()):
+            raise ConsentError("Give a reason for each risk marked as not applicable.")
+
+        now = timezone.now()
+        consent = Consent(
+            patient=Patient.objects.create(
+                full_name=" ".join(patient.full_name.split()),
+                date_of_birth=patient.date_of_birth,
+                hospital_number=patient.hospital_number.strip(),
+                email=patient.email.strip(),
+            ),
+            procedure=procedure,
+            surgeon=actor.user,
+            planned_date=planned_date,
+            status=ConsentStatus.ISSUED,
+            procedure_name=procedure.name,
+            procedure_site=procedure.site,
+            procedure_slug=procedure.slug,
+            procedure_revision=procedure.revision,
+            procedure_text={key: getattr(procedure, key) for key in PROCEDURE_TEXT_FIELDS},
+            created_at=now,
+            updated_at=now,
+        )
+        consent.save()
+        items = [
+            ConsentItemSnapshot(
+                consent=consent,
+                source_item=item,
+                origin=ItemOrigin.LIBRARY,
+                title=item.title,
+                explanation=item.explanation,
+                severity=item.severity,
+                frequency=item.frequency,
+                order=order,
+                required=item.required,
+                not_applicable=item.pk in not_applicable,
+                not_applicable_reason=not_applicable.get(item.pk, "").strip(),
+            )
+            for order, item in enumerate(library_items, start=1)
+        ]
+        items += [
+            ConsentItemSnapshot(
+                consent=consent,
+                origin=ItemOrigin.PATIENT_SPECIFIC,
+                title=risk.title.strip(),
+                explanation=risk.explanation.strip(),
+                severity=risk.severity,
+                frequency=risk.frequency.strip(),
+                order=order,
+                required=True,
+            )
+            for order, risk in enumerate(extra_risks, start=len(library_items) + 1)
+        ]
+        ConsentItemSnapshot.objects.bulk_create(items)
+        consent.content_sha256 = consent.compute_content_sha256(items)
+        consent.save(update_fields=["content_sha256"])
+        audit_append(
+            actor=actor,
+            action="consent_issued",
+            consent=consent,
+            details={
+                "procedure": procedure.slug,
+                "revision": procedure.revision,
+                "content_sha256": consent.content_sha256,
+                "items": len(items),
+                "patient_specific": len(extra_risks),
+                "not_applicable": sorted(
+                    item.title for item in library_items if item.pk in not_applicable
+                ),
+            },
+        )
+        issued = _create_link(consent=consent, actor=actor)
+    return consent, issued
+
+
+def _lock(consent: Consent) -> Consent:
+    """Re-read the consent under a row lock, so that two requests never change it at once."""
+    return Consent.objects.select_for_update().get(pk=consent.pk)
+
+
+def _set_status(consent: Consent, status: str, **fields) -> None:
+    consent.status = status
+    consent.updated_at = timezone.now()
+    for key, value in fields.items():
+        setattr(consent, key, value)
+    consent.save(update_fields=["status", "updated_at", *fields])
+
+
+def consent_reissue_link(*, consent: Consent, actor: Actor) -> IssuedLink:
+    """Give the patient a new link; the old one stops working at once."""
+    with transaction.atomic():
+        consent = _lock(consent)
+        if consent.status not in REISSUABLE_STATES:
+            raise ConsentError(
+                f"A new link cannot be issued: this consent is {consent.get_status_display().lower()}."
+            )
+        if consent.planned_date < timezone.localdate():
+            raise ConsentError("A new link cannot be issued: the planned date has passed.")
+        _end_live_link(consent=consent, reason=LinkEndReason.REISSUED)
+        return _create_link(consent=consent, actor=actor)
+
+
+def consent_revoke(*, consent: Consent, actor: Actor, reason: str) -> Consent:
+    """The surgeon's team cancels a consent that the patient has not signed."""
+    reason = reason.strip()
+    if not reason:
+        raise ConsentError("Give a reason for revoking this consent.")
+    with transaction.atomic():
+        consent = _lock(consent)
+        if consent.status == ConsentStatus.SIGNED:
+            raise ConsentError(
+                "A signed consent cannot be revoked. The patient can withdraw it instead."
+            )
+        if consent.status not in OPEN_STATES:
+            raise ConsentError(
+                f"This consent cannot be revoked: it is {consent.get_status_display().lower()}."
+            )
+        _end_live_link(consent=consent, reason=LinkEndReason.REVOKED)
+        _set_status(consent, ConsentStatus.REVOKED, closed_at=timezone.now(), close_reason=reason)
+        audit_append(
+            actor=actor, action="consent_revoked", consent=consent, details={"reason": reason}
+        )
+    return consent
+
+
+def consent_expire(*, consent: Consent, actor: Actor | None = None) -> Consent:
+    """Close an unsigned consent whose planned date has passed."""
+    with transaction.atomic():
+        consent = _lock(consent)
+        if consent.status not in OPEN_STATES:
+            raise ConsentError(
+                f"Only an unsigned consent can expire, not one that is {consent.status}."
+            )
+        if consent.planned_date >= timezone.localdate():
+            raise ConsentError("This consent's planned date has not passed yet.")
+        _set_status(consent, ConsentStatus.EXPIRED, closed_at=timezone.now())
+        audit_append(actor=actor or Actor.system(), action="consent_expired", consent=consent)
+    return consent
+
+
+# --- the patient's link ---------------------------------------------------------------------
+
+
+class LinkState(StrEnum):
+    OK = "ok"
+    UNKNOWN = "unknown"
+    EXPIRED = "expired"
+    REISSUED = "reissued"
+    REVOKED = "revoked"
+    LOCKED = "locked"
+    CLOSED = "closed"  # the consent itself expired
+
+
+def link_find(token: str) -> PatientLink | None:
+    return (
+        PatientLink.objects.select_related("consent", "consent__patient")
+        .filter(token_hash=PatientLink.hash_token(token))
+        .first()
+    )
+
+
+def link_state(link: PatientLink | None) -> LinkState:
+    if link is None:
+        return LinkState.UNKNOWN
+    if link.end_reason == LinkEndReason.REISSUED:
+        return LinkState.REISSUED
+    if link.end_reason == LinkEndReason.REVOKED or link.consent.status == ConsentStatus.REVOKED:
+        return LinkState.REVOKED
+    if link.consent.status == ConsentStatus.EXPIRED:
+        return LinkState.CLOSED
+    if link.locked_at is not None:
+        return LinkState.LOCKED
+    if link.is_expired():
+        return LinkState.EXPIRED
+    return LinkState.OK
+
+
+@dataclass(frozen=True)
+class IdentityResult:
+    state: LinkState
+    confirmed: bool = False
+    attempts_left: int = 0
+
+
+def link_verify_identity(
+    *, link: PatientLink, date_of_birth: datetime.date, actor: Actor
+) -> IdentityResult:
+    """Check the patient's date of birth against the consent's patient.
+
+    Wrong answers are counted in the database; the link locks after IDENTITY_MAX_ATTEMPTS.
+    A right answer opens the consent for review (issued -> in review) the first time.
+    """
+    max_attempts = settings.IDENTITY_MAX_ATTEMPTS
+    with transaction.atomic():
+        link = (
+            PatientLink.objects.select_for_update()
+            .select_related("consent__patient")
+            .get(pk=link.pk)
+        )
+        state = link_state(link)
+        if state != LinkState.OK:
+            return IdentityResult(state=state)
+        consent = link.consent
+        if consent.is_open and consent.planned_date < timezone.localdate():
+            consent_expire(consent=consent)
+            return IdentityResult(state=LinkState.CLOSED)
+
+        if date_of_birth != consent.patient.date_of_birth:
+            link.failed_attempts += 1
+            locked = link.failed_attempts >= max_attempts
+            if locked:
+                link.locked_at = timezone.now()
+            link.save(update_fields=["failed_attempts", "locked_at"])
+            audit_append(
+                actor=actor,
+                action="identity_failed",
+                consent=consent,
+                details={"link": link.pk, "attempt": link.failed_attempts},
+            )
+            if locked:
+                audit_append(
+                    actor=actor, action="link_locked", consent=consent, details={"link": link.pk}
+                )
+                return IdentityResult(state=LinkState.LOCKED)
+            return IdentityResult(
+                state=LinkState.OK, attempts_left=max_attempts - link.failed_attempts
+            )
+
+        if link.failed_attempts:
+            link.failed_attempts = 0
+            link.save(update_fields=["failed_attempts"])
+        audit_append(
+            actor=actor, action="identity_confirmed", consent=consent, details={"link": link.pk}
+        )
+        if consent.status == ConsentStatus.ISSUED:
+            consent = _lock(consent)
+            _set_status(consent, ConsentStatus.IN_REVIEW, opened_at=timezone.now())
+            audit_append(actor=actor, action="consent_opened", consent=consent)
+    return IdentityResult(state=LinkState.OK, confirmed=True)
+
+
+# --- the patient's review -------------------------------------------------------------------
+
+
+def _require_in_review(consent: Consent) -> None:
+    if consent.status != ConsentStatus.IN_REVIEW:
+        raise ConsentError(
+            f"This consent can no longer be changed: it is {consent.get_status_display().lower()}."
+        )
+
+
+def consent_acknowledge_item(
+    *, consent: Consent, item_id: int, acknowledged: bool, actor: Actor
+) -> ConsentItemSnapshot:
+    """Record (or take back) the patient's "I have read and understood this" for one risk."""
+    with transaction.atomic():
+        consent = _lock(consent)
+        _require_in_review(consent)
+        item = consent.items.filter(pk=item_id).first()
+        if item is None:
+            raise ConsentError("That risk is not part of this consent.")
+        if item.not_applicable:
+            raise ConsentError("That risk does not apply to you, so it needs no tick.")
+        if acknowledged == (item.acknowledged_at is not None):
+            return item  # already so: keep the time of the first tick
+        item.acknowledged_at = timezone.now() if acknowledged else None
+        item.save(update_fields=["acknowledged_at"])
+        _set_status(consent, consent.status)
+        audit_append(
+            actor=actor,
+            action="item_acknowledged" if acknowledged else "item_unacknowledged",
+            consent=consent,
+            details={"item": item.pk, "order": item.order, "title": item.title},
+        )
+    return item
+
+
+def unacknowledged_items(consent: Consent, items=None) -> list[ConsentItemSnapshot]:
+    items = consent.items.all() if items is None else items
+    return [item for item in items if item.needs_acknowledgment and item.acknowledged_at is None]

@@ -1,0 +1,55 @@
+// Saves each tick the moment it is made, without reloading the page.
+// Without JavaScript the form's buttons save the ticks instead.
+(function () {
+  "use strict";
+  var form = document.querySelector("form[data-autosave]");
+  if (!form) return;
+  var csrf = form.querySelector("input[name=csrfmiddlewaretoken]").value;
+  var doneCount = document.querySelector("#ack-count [data-done]");
+
+  function updateCount() {
+    if (!doneCount) return;
+    doneCount.textContent = form.querySelectorAll("input[data-required]:checked").length;
+  }
+
+  form.addEventListener("change", function (event) {
+    var box = event.target;
+    if (!box.matches("input[type=checkbox][data-url]")) return;
+    var status = document.getElementById(box.id + "-status");
+    var wanted = box.checked;
+    status.textContent = "Saving…";
+    box.disabled = true;
+    fetch(box.dataset.url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: {
+        "X-CSRFToken": csrf,
+        "Accept": "application/json",
+        "Content-Type": "application/x-www-form-urlencoded",
+      },
+      body: "acknowledged=" + (wanted ? "1" : "0"),
+    })
+      .then(function (response) {
+        return response.json().then(function (data) {
+          if (!response.ok) throw new Error(data.error || "not saved");
+          return data;
+        });
+      })
+      .then(function (data) {
+        box.checked = data.acknowledged;
+        status.textContent = data.acknowledged ? "Saved." : "Tick removed.";
+        updateCount();
+      })
+      .catch(function (error) {
+        box.checked = !wanted;
+        status.textContent =
+          "Not saved: " + (error.message === "not saved" || error instanceof TypeError
+            ? "please check your internet connection and try again."
+            : error.message);
+      })
+      .finally(function () {
+        box.disabled = false;
+        box.focus();
+      });
+  });
+})();
