@@ -1,0 +1,68 @@
+import datetime
+
+from django.utils import timezone
+
+from consent.services import Actor, ExtraRisk, PatientDetails, consent_issue
+from procedures.models import ConsentItem, Procedure, Severity
+
+DOB = datetime.date(1964, 3, 27)
+
+
+def surgeon_actor(user) -> Actor:
+    return Actor(type="surgeon", label=user.get_username(), user=user, ip_address="10.0.0.1")
+
+
+def patient_actor() -> Actor:
+    return Actor(type="patient", label="patient", ip_address="192.0.2.7", user_agent="pytest")
+
+
+def issue(
+    surgeon,
+    slug="lumbar-rhizotomy",
+    *,
+    planned_in_days=14,
+    full_name="Ada Lovelace",
+    extra_risks=(),
+    not_applicable=None,
+):
+    return consent_issue(
+        actor=surgeon_actor(surgeon),
+        patient=PatientDetails(full_name=full_name, date_of_birth=DOB, hospital_number="MRN123"),
+        procedure=Procedure.objects.get(slug=slug),
+        planned_date=timezone.localdate() + datetime.timedelta(days=planned_in_days),
+        extra_risks=list(extra_risks),
+        not_applicable=not_applicable,
+    )
+
+
+def procedure_with_risks(count: int, slug: str | None = None) -> Procedure:
+    procedure = Procedure.objects.create(
+        slug=slug or f"many-risks-{count}",
+        name=f"Operation with {count} risks",
+        site="L4-L5",
+        summary="A test.",
+        what_happens="Things happen.",
+        benefits="Less pain.",
+        alternatives="Physical therapy.",
+        no_surgery="Pain may stay.",
+        recovery="Rest.",
+    )
+    ConsentItem.objects.bulk_create(
+        ConsentItem(
+            procedure=procedure,
+            order=n,
+            title=f"Risk {n}",
+            explanation=f"Explanation {n}.",
+            severity=Severity.UNCOMMON,
+        )
+        for n in range(1, count + 1)
+    )
+    return procedure
+
+
+EXTRA = ExtraRisk(
+    title="Your heart condition",
+    explanation="Your heart problem makes the anaesthetic a little riskier.",
+    severity=Severity.UNCOMMON,
+    frequency="about 1 in 50",
+)

@@ -1,0 +1,331 @@
+import datetime
+import re
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from consent.models import ConsentStatus
+from consent.services import consent_reissue_link, consent_revoke
+
+from .helpers import issue, procedure_with_risks, surgeon_actor
+
+pytestmark = pytest.mark.usefixtures("library")
+
+RIGHT = {"day": "27", "month": "3", "year": "1964"}
+WRONG = {"day": "1", "month": "1", "year": "1970"}
+
+
+def visible(response) -> str:
+    """The page's text as a person reads it: tags removed, spaces collapsed."""
+    return " ".join(re.sub(r"<[^>]+>", " ", response.text).split())
+
+
+def link_url(issued) -> str:
+    return reverse("patient_link", args=[issued.token])
+
+
+def sign_in(client, issued):
+    response = client.post(link_url(issued), RIGHT)
+    assert response.status_code == 302, response.content
+    return response
+
+
+class TestIdentityCheck:
+    def test_it_asks_for_the_date_of_birth_without_showing_patient_details(self, client, surgeon):
+        _, issued = issue(surgeon)
+        response = client.get(link_url(issued))
+        assert response.status_code == 200
+        assert "Date of birth" in response.text
+        assert "Ada Lovelace" not in response.text
+        assert "no-store" in response["Cache-Control"]
+
+    def test_the_right_date_starts_a_session_at_a_url_without_the_token(self, client, surgeon):
+        consent, issued = issue(surgeon)
+        response = sign_in(client, issued)
+        assert response["Location"] == reverse("patient_start")
+        assert issued.token not in response["Location"]
+        page = client.get(response["Location"])
+        assert page.status_code == 200
+        assert consent.procedure_name in page.text
+        assert "Step 1 of 3" in page.text
+
+    def test_a_wrong_date_says_so_and_counts_down(self, client, surgeon):
+        _, issued = issue(surgeon)
+        response = client.post(link_url(issued), WRONG)
+        assert response.status_code == 400
+        assert "does not match our records" in response.text
+        assert "You have 4 tries left" in response.text
+
+    def test_an_impossible_date_says_so(self, client, surgeon):
+        _, issued = issue(surgeon)
+        response = client.post(link_url(issued), {"day": "31", "month": "2", "year": "1964"})
+        assert "That is not a real date" in response.text
+        issued.link.refresh_from_db()
+        assert issued.link.failed_attempts == 0  # a typo is not a wrong answer
+
+    def test_letters_instead_of_numbers_say_so(self, client, surgeon):
+        _, issued = issue(surgeon)
+        response = client.post(link_url(issued), {"day": "x", "month": "3", "year": "1964"})
+        assert "in numbers" in response.text
+
+    def test_five_wrong_dates_lock_the_link(self, client, surgeon):
+        _, issued = issue(surgeon)
+        for _ in range(4):
+            client.post(link_url(issued), WRONG)
+        response = client.post(link_url(issued), WRONG)
+        assert response.status_code == 403
+        assert "This link is locked" in response.text
+        assert "contact your surgeon" in response.text.lower()
+        # The lock holds for a new browser, and for the right answer.
+        fresh = client.__class__()
+        assert "This link is locked" in fresh.post(link_url(issued), RIGHT).text
+
+    def test_an_unknown_link_says_so(self, client):
+        response = client.get(reverse("patient_link", args=["nonsense-token"]))
+        assert response.status_code == 404
+        assert "We cannot find this link" in response.text
+
+    def test_an_expired_link_says_what_to_do(self, client, surgeon):
+        _, issued = issue(surgeon, planned_in_days=60)
+        with time_machine.travel(timezone.now() + datetime.timedelta(days=31)):
+            response = client.get(link_url(issued))
+        assert response.status_code == 410
+        assert "This link has expired" in response.text
+        assert "ask them to send you a new link" in response.text
+
+    def test_a_reissued_link_points_to_the_newer_one(self, client, surgeon):
+        consent, issued = issue(surgeon)
+        consent_reissue_link(consent=consent, actor=surgeon_actor(surgeon))
+        response = client.get(link_url(issued))
+        assert response.status_code == 410
+        assert "This link has been replaced" in response.text
+
+    def test_a_revoked_consent_says_so(self, client, surgeon):
+        consent, issued = issue(surgeon)
+        consent_revoke(consent=consent, actor=surgeon_actor(surgeon), reason="Cancelled")
+        response = client.get(link_url(issued))
+        assert "This consent has been cancelled" in response.text
+
+    def test_a_revoke_ends_a_session_already_open(self, client, surgeon):
+        consent, issued = issue(surgeon)
+        sign_in(client, issued)
+        consent_revoke(consent=consent, actor=surgeon_actor(surgeon), reason="Cancelled")
+        assert "This consent has been cancelled" in client.get(reverse("patient_risks")).text
+
+
+class TestSession:
+    def test_patient_pages_need_a_session(self, client):
+        response = client.get(reverse("patient_risks"))
+        assert response.status_code == 401
+        assert "Please open your link again" in response.text
+
+    def test_the_session_ends_after_inactivity(self, client, surgeon, settings):
+        _, issued = issue(surgeon)
+        sign_in(client, issued)
+        later = timezone.now() + datetime.timedelta(
+            minutes=settings.PATIENT_SESSION_IDLE_MINUTES + 1
+        )
+        with time_machine.travel(later):
+            response = client.get(reverse("patient_risks"))
+        assert response.status_code == 401
+
+    def test_activity_keeps_the_session_alive(self, client, surgeon, settings):
+        _, issued = issue(surgeon)
+        sign_in(client, issued)
+        step = datetime.timedelta(minutes=settings.PATIENT_SESSION_IDLE_MINUTES - 5)
+        with time_machine.travel(timezone.now() + step):
+            assert client.get(reverse("patient_risks")).status_code == 200
+        with time_machine.travel(timezone.now() + 2 * step):
+            assert client.get(reverse("patient_risks")).status_code == 200
+
+    def test_opening_the_link_again_in_the_same_browser_skips_the_check(self, client, surgeon):
+        _, issued = issue(surgeon)
+        sign_in(client, issued)
+        assert client.get(link_url(issued))["Location"] == reverse("patient_start")
+
+    def test_the_session_is_bound_to_one_consent(self, client, surgeon):
+        _one, first = issue(surgeon, full_name="First Patient")
+        two, _ = issue(surgeon, full_name="Second Patient")
+        sign_in(client, first)
+        page = client.get(reverse("patient_risks"))
+        other_item = two.items.first()
+        assert f'id="ack-{other_item.pk}"' not in page.text
+        response = client.post(
+            reverse("patient_acknowledge", args=[other_item.pk]),
+            {"acknowledged": "1"},
+            headers={"accept": "application/json"},
+        )
+        assert response.status_code == 409
+        other_item.refresh_from_db()
+        assert other_item.acknowledged_at is None
+
+
+class TestRisks:
+    def test_it_shows_every_risk_with_severity_frequency_and_a_checkbox(self, client, surgeon):
+        consent, issued = issue(surgeon)
+        sign_in(client, issued)
+        page = client.get(reverse("patient_risks"))
+        assert "Step 2 of 3" in page.text
+        for item in consent.items.all():
+            assert item.title in page.text
+            assert (
+                f'<label class="form-check-label" for="ack-{item.pk}">I have read and understood this'
+                in page.text
+            )
+        assert "Rare but serious" in page.text
+        assert "How often: One of the most common risks" in page.text
+
+    def test_a_tick_is_saved_at_once_with_javascript(self, client, surgeon):
+        consent, issued = issue(surgeon)
+        sign_in(client, issued)
+        item = consent.items.first()
+        response = client.post(
+            reverse("patient_acknowledge", args=[item.pk]),
+            {"acknowledged": "1"},
+            headers={"accept": "application/json"},
+        )
+        assert response.status_code == 200
+        assert response.json()["acknowledged"] is True
+        item.refresh_from_db()
+        assert item.acknowledged_at is not None
+
+    def test_a_tick_is_saved_by_the_form_without_javascript(self, client, surgeon):
+        consent, issued = issue(surgeon)
+        sign_in(client, issued)
+        items = list(consent.items.all())
+        response = client.post(
+            reverse("patient_risks"),
+            {
+                "shown": [i.pk for i in items],
+                "acknowledged": [items[0].pk, items[1].pk],
+                "action": "save",
+            },
+        )
+        assert response.status_code == 302
+        assert consent.items.filter(acknowledged_at__isnull=False).count() == 2
+
+    def test_ticks_survive_a_closed_tab_and_another_device(self, client, surgeon):
+        consent, issued = issue(surgeon)
+        sign_in(client, issued)
+        item = consent.items.first()
+        client.post(reverse("patient_acknowledge", args=[item.pk]), {"acknowledged": "1"})
+        other_device = client.__class__()
+        sign_in(other_device, issued)
+        page = other_device.get(reverse("patient_risks"))
+        assert re.search(rf'id="ack-{item.pk}" checked', page.text)
+        assert "1 of 6 risks ticked" in visible(page)
+
+    def test_continuing_with_missing_ticks_lists_exactly_which(self, client, surgeon):
+        consent, issued = issue(surgeon)
+        sign_in(client, issued)
+        items = list(consent.items.all())
+        ticked = items[:4]
+        response = client.post(
+            reverse("patient_risks"),
+            {
+                "shown": [i.pk for i in items],
+                "acknowledged": [i.pk for i in ticked],
+                "action": "continue",
+            },
+        )
+        assert response.status_code == 400
+        assert "Please tick 2 more risks before you go on" in response.text
+        missing = re.search(
+            r'<div class="alert alert-danger" role="alert" id="missing".*?</div>',
+            response.text,
+            re.S,
+        )
+        for item in items[4:]:
+            assert item.title in missing.group(0)
+        for item in ticked:
+            assert item.title not in missing.group(0)
+
+    def test_continuing_with_every_tick_goes_to_the_review(self, client, surgeon):
+        consent, issued = issue(surgeon)
+        sign_in(client, issued)
+        items = list(consent.items.all())
+        response = client.post(
+            reverse("patient_risks"),
+            {
+                "shown": [i.pk for i in items],
+                "acknowledged": [i.pk for i in items],
+                "action": "continue",
+            },
+        )
+        assert response["Location"] == reverse("patient_review")
+        assert "Step 3 of 3" in client.get(reverse("patient_review")).text
+
+    def test_the_review_sends_back_while_ticks_are_missing(self, client, surgeon):
+        _, issued = issue(surgeon)
+        sign_in(client, issued)
+        assert client.get(reverse("patient_review"))["Location"] == reverse("patient_risks")
+
+    def test_not_applicable_risks_are_shown_with_their_reason_and_need_no_tick(
+        self, client, surgeon
+    ):
+        from procedures.models import Procedure
+
+        skipped = Procedure.objects.get(slug="lumbar-rhizotomy").items.get(
+            title="Risks of the anaesthetic"
+        )
+        _consent, issued = issue(
+            surgeon,
+            not_applicable={skipped.pk: "You will be awake, with a local numbing injection."},
+        )
+        sign_in(client, issued)
+        page = client.get(reverse("patient_risks"))
+        assert "Risks your surgeon says do not apply to you" in page.text
+        assert "You will be awake, with a local numbing injection." in page.text
+        assert "0 of 5 risks ticked" in visible(page)
+
+    def test_the_patients_text_is_escaped(self, client, surgeon):
+        from consent.services import ExtraRisk
+
+        _consent, issued = issue(
+            surgeon,
+            extra_risks=[
+                ExtraRisk(
+                    title="<script>alert(1)</script>", explanation="<b>bold</b>", severity="common"
+                )
+            ],
+        )
+        sign_in(client, issued)
+        page = client.get(reverse("patient_risks"))
+        assert "<script>alert(1)</script>" not in page.text
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+        assert "&lt;b&gt;bold&lt;/b&gt;" in page.text
+
+    def test_the_expired_planned_date_closes_the_consent_mid_review(self, client, surgeon):
+        consent, issued = issue(surgeon, planned_in_days=1)
+        sign_in(client, issued)
+        with time_machine.travel(timezone.now() + datetime.timedelta(days=2), tick=False):
+            client.session  # noqa: B018
+            from consent.models import PatientLink
+
+            PatientLink.objects.update(expires_at=timezone.now() + datetime.timedelta(days=5))
+            # Keep the session fresh for the jump.
+            session = client.session
+            session["patient"]["seen"] = timezone.now().timestamp()
+            session.save()
+            response = client.get(reverse("patient_risks"))
+        assert "This consent form has closed" in response.text
+        consent.refresh_from_db()
+        assert consent.status == ConsentStatus.EXPIRED
+
+
+def test_the_risk_page_runs_the_same_queries_for_5_and_40_risks(client, surgeon):
+    counts = {}
+    for n in (5, 40):
+        procedure = procedure_with_risks(n)
+        _, issued = issue(surgeon, procedure.slug)
+        fresh = client.__class__()
+        sign_in(fresh, issued)
+        fresh.get(reverse("patient_risks"))  # warm up
+        with CaptureQueriesContext(connection) as queries:
+            assert fresh.get(reverse("patient_risks")).status_code == 200
+        counts[n] = len(queries)
+    assert counts[5] == counts[40], counts

@@ -1,0 +1,170 @@
+import datetime
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from consent.models import Consent, ConsentStatus
+from procedures.models import Procedure
+
+from .helpers import issue
+
+pytestmark = pytest.mark.usefixtures("library")
+
+
+def form_data(procedure: Procedure, **overrides) -> dict:
+    data = {
+        "full_name": "  Grace   Hopper ",
+        "date_of_birth": "1956-12-09",
+        "hospital_number": "H-77",
+        "email": "",
+        "planned_date": (timezone.localdate() + datetime.timedelta(days=10)).isoformat(),
+        "extra-TOTAL_FORMS": "2",
+        "extra-INITIAL_FORMS": "0",
+        "extra-MIN_NUM_FORMS": "0",
+        "extra-MAX_NUM_FORMS": "20",
+    }
+    for item in procedure.items.all():
+        data[f"na_reason_{item.pk}"] = ""
+    return {**data, **overrides}
+
+
+class TestIssueConsent:
+    def test_a_surgeon_picks_a_procedure(self, client, surgeon):
+        client.force_login(surgeon)
+        page = client.get(reverse("consent_new"))
+        assert page.status_code == 200
+        assert "Lumbar rhizotomy" in page.text
+        assert "Starter content: needs clinical review" in page.text
+
+    def test_a_surgeon_issues_a_consent_and_sees_the_link_once(self, client, surgeon):
+        client.force_login(surgeon)
+        procedure = Procedure.objects.get(slug="lumbar-rhizotomy")
+        skipped = procedure.items.get(title="Risks of the anaesthetic")
+        data = form_data(
+            procedure,
+            **{
+                f"na_{skipped.pk}": "on",
+                f"na_reason_{skipped.pk}": "Local anaesthetic only.",
+                "extra-0-title": "Your previous back operation",
+                "extra-0-explanation": "Scar tissue makes the operation a little harder.",
+                "extra-0-severity": "uncommon",
+                "extra-0-frequency": "",
+                "extra-1-severity": "uncommon",
+            },
+        )
+        response = client.post(reverse("consent_new_for", args=[procedure.slug]), data)
+        consent = Consent.objects.get()
+        assert response["Location"] == reverse("consent_detail", args=[consent.pk])
+        assert consent.patient.full_name == "Grace Hopper"
+        assert consent.items.count() == 7
+        assert consent.items.get(title="Risks of the anaesthetic").not_applicable
+
+        page = client.get(response["Location"])
+        assert "shown only now" in page.text
+        assert "http://testserver/p/" in page.text
+        assert "<svg" in page.text and "Copy link" in page.text
+        link = page.text.split('id="patient-link" type="text" readonly value="')[1].split('"')[0]
+        assert client.get(link).status_code == 200  # the link works...
+        again = client.get(reverse("consent_detail", args=[consent.pk]))
+        assert "shown only now" not in again.text  # ...and is not shown a second time
+        assert link not in again.text
+
+    def test_missing_fields_and_reasons_are_explained(self, client, surgeon):
+        client.force_login(surgeon)
+        procedure = Procedure.objects.get(slug="lumbar-rhizotomy")
+        item = procedure.items.first()
+        data = form_data(
+            procedure,
+            full_name="",
+            planned_date="2000-01-01",
+            **{
+                f"na_{item.pk}": "on",
+                "extra-0-title": "Only a title",
+                "extra-0-severity": "common",
+                "extra-1-severity": "common",
+            },
+        )
+        page = client.post(reverse("consent_new_for", args=[procedure.slug]), data)
+        assert page.status_code == 200
+        assert "This field is required" in page.text
+        assert "cannot be in the past" in page.text
+        assert "Give a reason why this risk does not apply" in page.text
+        assert "needs both a title and an explanation" in page.text
+        assert not Consent.objects.exists()
+
+    def test_a_user_who_is_not_a_surgeon_cannot_issue(self, client, plain_user):
+        client.force_login(plain_user)
+        assert client.get(reverse("consent_new")).status_code == 403
+
+    def test_anonymous_visitors_are_sent_to_sign_in(self, client):
+        assert client.get(reverse("consent_new")).status_code == 302
+
+
+class TestConsentPage:
+    def test_the_owner_sees_the_consent(self, client, surgeon):
+        consent, _ = issue(surgeon)
+        client.force_login(surgeon)
+        page = client.get(reverse("consent_detail", args=[consent.pk]))
+        assert page.status_code == 200
+        assert "Ada Lovelace" in page.text
+        assert consent.content_sha256 in page.text
+        assert "consent_issued" in page.text
+
+    def test_someone_elses_consent_is_a_404(self, client, surgeon, outsider):
+        consent, _ = issue(surgeon)
+        client.force_login(outsider)
+        assert client.get(reverse("consent_detail", args=[consent.pk])).status_code == 404
+        assert client.post(reverse("consent_reissue", args=[consent.pk])).status_code == 404
+        assert (
+            client.post(reverse("consent_revoke", args=[consent.pk]), {"reason": "x"}).status_code
+            == 404
+        )
+        consent.refresh_from_db()
+        assert consent.status == ConsentStatus.ISSUED
+
+    def test_the_home_page_lists_only_my_consents(self, client, surgeon, outsider):
+        issue(surgeon, full_name="Mine Patient")
+        issue(outsider, full_name="Their Patient")
+        client.force_login(surgeon)
+        page = client.get(reverse("home"))
+        assert "Mine Patient" in page.text
+        assert "Their Patient" not in page.text
+
+    def test_reissuing_shows_a_new_link_once(self, client, surgeon):
+        consent, old = issue(surgeon)
+        client.force_login(surgeon)
+        response = client.post(reverse("consent_reissue", args=[consent.pk]), follow=True)
+        assert "shown only now" in response.text
+        assert "The old link no longer works" in response.text
+        assert old.token not in response.text
+        assert (
+            "This link has been replaced"
+            in client.get(reverse("patient_link", args=[old.token])).text
+        )
+
+    def test_revoking_needs_a_reason_and_then_closes_the_consent(self, client, surgeon):
+        consent, _ = issue(surgeon)
+        client.force_login(surgeon)
+        response = client.post(
+            reverse("consent_revoke", args=[consent.pk]), {"reason": ""}, follow=True
+        )
+        assert "Give a reason" in response.text
+        response = client.post(
+            reverse("consent_revoke", args=[consent.pk]),
+            {"reason": "Surgery cancelled"},
+            follow=True,
+        )
+        consent.refresh_from_db()
+        assert consent.status == ConsentStatus.REVOKED
+        assert "was revoked" in response.text
+        response = client.post(
+            reverse("consent_revoke", args=[consent.pk]), {"reason": "again"}, follow=True
+        )
+        assert "cannot be revoked" in response.text
+
+    def test_reissue_and_revoke_need_a_post(self, client, surgeon):
+        consent, _ = issue(surgeon)
+        client.force_login(surgeon)
+        assert client.get(reverse("consent_reissue", args=[consent.pk])).status_code == 405
+        assert client.get(reverse("consent_revoke", args=[consent.pk])).status_code == 405
