@@ -6,9 +6,8 @@ from django.utils import timezone
 
 from procedures.models import Procedure, Severity
 
-from .services import ExtraRisk, PatientDetails
-
-QUESTION_MAX_LENGTH = 1000
+from .services import ANSWER_MAX_LENGTH, QUESTION_MAX_LENGTH, ExtraRisk, PatientDetails
+from .signature_image import MAX_BYTES
 
 
 class DateInput(forms.DateInput):
@@ -174,3 +173,45 @@ class DateOfBirthForm(forms.Form):
             raise forms.ValidationError("Your date of birth must be in the past.")
         cleaned["date_of_birth"] = value
         return cleaned
+
+
+class AnswerForm(forms.Form):
+    answer = forms.CharField(
+        label="Your answer",
+        widget=forms.Textarea(attrs={"rows": 3, "maxlength": ANSWER_MAX_LENGTH}),
+        max_length=ANSWER_MAX_LENGTH,
+    )
+
+
+class SignForm(forms.Form):
+    typed_name = forms.CharField(
+        label="Type your full name",
+        max_length=200,
+        widget=forms.TextInput(attrs={"autocomplete": "name", "class": "form-control-lg"}),
+    )
+    statement = forms.BooleanField(
+        required=True,
+        error_messages={"required": "Please tick the box to confirm that you consent."},
+    )
+    # The drawn signature as a PNG data URL, filled in by the page's script. Optional: a
+    # patient who cannot draw (keyboard only, no JavaScript) signs with the typed name.
+    signature = forms.CharField(
+        required=False, widget=forms.HiddenInput, max_length=(MAX_BYTES * 4) // 3 + 100
+    )
+
+    def __init__(self, *args, statement: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["statement"].label = statement
+        self.fields["signature"].error_messages["max_length"] = (
+            "The drawn signature is too large (at most 200 KB). Please clear it and sign again."
+        )
+
+
+class WithdrawForm(forms.Form):
+    reason = forms.CharField(
+        label="Why are you withdrawing? (optional)",
+        required=False,
+        max_length=QUESTION_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3, "maxlength": QUESTION_MAX_LENGTH}),
+    )
+

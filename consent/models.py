@@ -87,6 +87,8 @@ class Consent(models.Model):
     updated_at = models.DateTimeField(default=timezone.now)
     opened_at = models.DateTimeField(null=True, blank=True)
     signed_at = models.DateTimeField(null=True, blank=True)
+    # Set when the consent leaves the open states: revoked, expired or withdrawn. A withdrawn
+    # consent that was signed keeps its signature and signed_at.
     closed_at = models.DateTimeField(null=True, blank=True)
     close_reason = models.TextField(blank=True)
 
@@ -157,9 +159,9 @@ class ConsentItemSnapshot(models.Model):
     """One risk as frozen into a consent, with the patient's acknowledgment."""
 
     consent = models.ForeignKey(Consent, on_delete=models.CASCADE, related_name="items")
-    source_item = models.ForeignKey(
-        "procedures.ConsentItem", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    # The library risk this was copied from. A plain id, not a foreign key: the library may be
+    # edited or pruned later, and a frozen row must never be touched by that.
+    source_item_id = models.PositiveBigIntegerField(null=True, blank=True)
     origin = models.CharField(max_length=10, choices=ItemOrigin.choices)
     title = models.CharField(max_length=200)
     explanation = models.TextField()
@@ -314,3 +316,81 @@ class AuditChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"audit chain head at #{self.last_sequence}"
+
+
+class Question(models.Model):
+    """A patient's question about one risk, and the surgeon's team's answer."""
+
+    consent = models.ForeignKey(Consent, on_delete=models.CASCADE, related_name="questions")
+    item = models.ForeignKey(
+        ConsentItemSnapshot, on_delete=models.CASCADE, related_name="questions"
+    )
+    text = models.TextField()
+    asked_at = models.DateTimeField(default=timezone.now)
+    answer = models.TextField(blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["asked_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(answer="", answered_by__isnull=True, answered_at__isnull=True)
+                    | (~Q(answer="") & Q(answered_by__isnull=False, answered_at__isnull=False))
+                ),
+                name="consent_question_answer_complete",
+            ),
+        ]
+        indexes = [
+            # "Waiting for your answer": a consent's unanswered questions.
+            models.Index(fields=["consent", "answered_at"], name="consent_question_open"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Question on {self.item}"
+
+    @property
+    def is_answered(self) -> bool:
+        return self.answered_at is not None
+
+
+class SignatureRole(models.TextChoices):
+    PATIENT = "patient", "Patient"
+
+
+class SignatureMethod(models.TextChoices):
+    DRAWN = "drawn", "Drawn signature and typed name"
+    TYPED = "typed", "Typed name only"
+
+
+class Signature(models.Model):
+    """The patient's signature. Written once, in the signing transaction, never changed."""
+
+    consent = models.ForeignKey(Consent, on_delete=models.PROTECT, related_name="signatures")
+    role = models.CharField(max_length=20, choices=SignatureRole.choices, default=SignatureRole.PATIENT)
+    typed_name = models.CharField(max_length=200)
+    method = models.CharField(max_length=10, choices=SignatureMethod.choices)
+    image_png = models.BinaryField(null=True, blank=True)
+    image_sha256 = models.CharField(max_length=64, blank=True)
+    statement = models.TextField(help_text="What the patient agreed to: the meaning of the signature.")
+    signed_at = models.DateTimeField()
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["consent", "role"], name="consent_one_signature_per_role"),
+            models.CheckConstraint(
+                condition=(
+                    Q(method=SignatureMethod.TYPED, image_sha256="")
+                    | Q(method=SignatureMethod.DRAWN, image_png__isnull=False) & ~Q(image_sha256="")
+                ),
+                name="consent_signature_image_matches_method",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_role_display()} signature on consent {self.consent_id}"

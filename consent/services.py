@@ -30,7 +30,12 @@ from .models import (
     LinkEndReason,
     Patient,
     PatientLink,
+    Question,
+    Signature,
+    SignatureMethod,
+    SignatureRole,
 )
+from .signature_image import SignatureImageError, check_png
 
 GENESIS_HASH = "0" * 64
 
@@ -276,7 +281,7 @@ def consent_issue(
         items = [
             ConsentItemSnapshot(
                 consent=consent,
-                source_item=item,
+                source_item_id=item.pk,
                 origin=ItemOrigin.LIBRARY,
                 title=item.title,
                 explanation=item.explanation,
@@ -529,3 +534,198 @@ def consent_acknowledge_item(
 def unacknowledged_items(consent: Consent, items=None) -> list[ConsentItemSnapshot]:
     items = consent.items.all() if items is None else items
     return [item for item in items if item.needs_acknowledgment and item.acknowledged_at is None]
+
+
+def unanswered_questions(consent: Consent) -> list[Question]:
+    return list(consent.questions.filter(answered_at__isnull=True).select_related("item"))
+
+
+# --- questions ------------------------------------------------------------------------------
+
+QUESTION_MAX_LENGTH = 1000
+ANSWER_MAX_LENGTH = 2000
+
+
+def _plain_text(text: str, *, what: str, max_length: int) -> str:
+    text = text.strip()
+    if not text:
+        raise ConsentError(f"Please write your {what}.")
+    if len(text) > max_length:
+        raise ConsentError(
+            f"Your {what} is {len(text)} characters long. Please keep it under {max_length}."
+        )
+    return text
+
+
+def consent_ask_question(*, consent: Consent, item_id: int, text: str, actor: Actor) -> Question:
+    """The patient asks about one risk. Signing waits until it is answered."""
+    text = _plain_text(text, what="question", max_length=QUESTION_MAX_LENGTH)
+    with transaction.atomic():
+        consent = _lock(consent)
+        _require_in_review(consent)
+        item = consent.items.filter(pk=item_id).first()
+        if item is None:
+            raise ConsentError("That risk is not part of this consent.")
+        question = Question.objects.create(consent=consent, item=item, text=text)
+        _set_status(consent, consent.status)
+        audit_append(
+            actor=actor,
+            action="question_asked",
+            consent=consent,
+            details={"question": question.pk, "item": item.pk, "title": item.title, "text": text},
+        )
+    return question
+
+
+def consent_answer_question(
+    *, consent: Consent, question_id: int, text: str, actor: Actor
+) -> Question:
+    """The surgeon's team answers a question. Callers check that the user may see the consent."""
+    text = _plain_text(text, what="answer", max_length=ANSWER_MAX_LENGTH)
+    if actor.user is None:
+        raise ConsentError("Only a signed-in member of the surgeon's team can answer.")
+    with transaction.atomic():
+        consent = _lock(consent)
+        if consent.status != ConsentStatus.IN_REVIEW:
+            raise ConsentError(
+                f"Questions cannot be answered: this consent is {consent.get_status_display().lower()}."
+            )
+        question = consent.questions.select_for_update().filter(pk=question_id).first()
+        if question is None:
+            raise ConsentError("That question is not part of this consent.")
+        if question.is_answered:
+            raise ConsentError("That question has already been answered.")
+        question.answer = text
+        question.answered_by = actor.user
+        question.answered_at = timezone.now()
+        question.save(update_fields=["answer", "answered_by", "answered_at"])
+        _set_status(consent, consent.status)
+        audit_append(
+            actor=actor,
+            action="question_answered",
+            consent=consent,
+            details={"question": question.pk, "text": text},
+        )
+    return question
+
+
+# --- signing and withdrawal -----------------------------------------------------------------
+
+
+def consent_statement(consent: Consent) -> str:
+    """The words the patient agrees to: the meaning of their signature."""
+    return (
+        f"I consent to {consent.procedure_name}. I have read and understood the risks above "
+        "and my questions have been answered."
+    )
+
+
+def names_match(typed: str, expected: str) -> bool:
+    """Same name, ignoring case and extra spaces."""
+    return " ".join(typed.split()).casefold() == " ".join(expected.split()).casefold()
+
+
+def consent_sign(
+    *,
+    consent: Consent,
+    typed_name: str,
+    statement_accepted: bool,
+    drawn_png: bytes | None,
+    actor: Actor,
+) -> Signature:
+    """The patient signs. Exactly one signature per consent, whatever races with it.
+
+    The consent row is locked for the whole check-and-write, so a second request (another tab,
+    a double click, another app server) waits, then finds the consent signed and is refused.
+    The unique (consent, role) constraint is the backstop.
+    """
+    if not statement_accepted:
+        raise ConsentError("Please tick the box to confirm that you consent.")
+    image = None
+    if drawn_png is not None:
+        try:
+            image = check_png(drawn_png)
+        except SignatureImageError as exc:
+            raise ConsentError(str(exc)) from None
+
+    with transaction.atomic():
+        consent = Consent.objects.select_for_update().select_related("patient").get(pk=consent.pk)
+        if consent.status == ConsentStatus.SIGNED:
+            raise ConsentError("This consent has already been signed.")
+        _require_in_review(consent)
+        if consent.planned_date < timezone.localdate():
+            raise ConsentError("This consent can no longer be signed: the planned date has passed.")
+        missing = unacknowledged_items(consent)
+        if missing:
+            raise ConsentError(
+                "Please tick every risk before you sign. Not yet ticked: "
+                + ", ".join(item.title for item in missing)
+                + "."
+            )
+        if consent.questions.filter(answered_at__isnull=True).exists():
+            raise ConsentError(
+                "You have a question that the surgeon's team has not answered yet. "
+                "You can sign once it is answered."
+            )
+        if not names_match(typed_name, consent.patient.full_name):
+            raise ConsentError(
+                "The name you typed does not match the name on this consent. "
+                "Please type your full name as it appears at the top of this page."
+            )
+        now = timezone.now()
+        signature = Signature.objects.create(
+            consent=consent,
+            role=SignatureRole.PATIENT,
+            typed_name=" ".join(typed_name.split()),
+            method=SignatureMethod.DRAWN if image else SignatureMethod.TYPED,
+            image_png=image.png if image else None,
+            image_sha256=image.sha256 if image else "",
+            statement=consent_statement(consent),
+            signed_at=now,
+            ip_address=actor.ip_address,
+            user_agent=actor.user_agent,
+        )
+        _set_status(consent, ConsentStatus.SIGNED, signed_at=now)
+        audit_append(
+            actor=actor,
+            action="consent_signed",
+            consent=consent,
+            details={
+                "signature": signature.pk,
+                "method": signature.method,
+                "typed_name": signature.typed_name,
+                "image_sha256": signature.image_sha256,
+                "content_sha256": consent.content_sha256,
+            },
+        )
+    return signature
+
+
+def consent_withdraw(*, consent: Consent, reason: str, actor: Actor) -> Consent:
+    """The patient withdraws, before or after signing, up to the planned date.
+
+    A signed consent keeps its signature and its document; it is marked withdrawn.
+    """
+    reason = reason.strip()
+    if len(reason) > QUESTION_MAX_LENGTH:
+        raise ConsentError(f"Please keep the reason under {QUESTION_MAX_LENGTH} characters.")
+    with transaction.atomic():
+        consent = _lock(consent)
+        if consent.status not in (ConsentStatus.IN_REVIEW, ConsentStatus.SIGNED):
+            raise ConsentError(
+                f"This consent cannot be withdrawn: it is {consent.get_status_display().lower()}."
+            )
+        if consent.planned_date < timezone.localdate():
+            raise ConsentError(
+                "The planned date of your operation has passed, so this consent can no longer be "
+                "withdrawn here. Please contact your surgeon's team."
+            )
+        was = consent.status
+        _set_status(consent, ConsentStatus.WITHDRAWN, closed_at=timezone.now(), close_reason=reason)
+        audit_append(
+            actor=actor,
+            action="consent_withdrawn",
+            consent=consent,
+            details={"reason": reason, "was": was},
+        )
+    return consent

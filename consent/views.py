@@ -12,24 +12,39 @@ from django.views.decorators.http import require_POST
 from procedures.models import Procedure
 
 from . import patient_session
-from .forms import ConsentIssueForm, DateOfBirthForm, ExtraRiskFormSet, RevokeForm
+from .forms import (
+    AnswerForm,
+    ConsentIssueForm,
+    DateOfBirthForm,
+    ExtraRiskFormSet,
+    RevokeForm,
+    SignForm,
+    WithdrawForm,
+)
 from .models import REISSUABLE_STATES, Consent, ConsentStatus
 from .patient_session import patient_required
 from .services import (
+    QUESTION_MAX_LENGTH,
     Actor,
     ConsentError,
     IssuedLink,
     LinkState,
     consent_acknowledge_item,
+    consent_answer_question,
+    consent_ask_question,
     consent_expire,
     consent_issue,
     consent_reissue_link,
     consent_revoke,
+    consent_sign,
+    consent_statement,
+    consent_withdraw,
     link_find,
     link_state,
     link_verify_identity,
     unacknowledged_items,
 )
+from .signature_image import SignatureImageError, from_data_url
 
 NEW_LINK_SESSION_KEY = "new_patient_link"
 
@@ -53,7 +68,9 @@ def home(request: HttpRequest) -> HttpResponse:
             open_items=Count(
                 "items",
                 filter=Q(
-                    items__required=True, items__not_applicable=False, items__acknowledged_at=None
+                    items__required=True,
+                    items__not_applicable=False,
+                    items__acknowledged_at=None,
                 ),
             )
         )
@@ -115,13 +132,16 @@ def _pop_new_link(request: HttpRequest, consent: Consent) -> dict | None:
 @login_required
 def consent_detail(request: HttpRequest, pk: int) -> HttpResponse:
     consent = _get_consent_for_user(request, pk)
-    items = list(consent.items.all())
+    items = list(consent.items.prefetch_related("questions__answered_by"))
     return render(
         request,
         "consent/consent_detail.html",
         {
             "consent": consent,
             "items": items,
+            "questions": [q for item in items for q in item.questions.all()],
+            "answer_form": AnswerForm(),
+            "signature": consent.signatures.defer("image_png").first(),
             "new_link": _pop_new_link(request, consent),
             "live_link": consent.links.filter(ended_at__isnull=True).first(),
             "events": consent.audit_events.select_related("actor_user"),
@@ -165,6 +185,28 @@ def consent_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("consent_detail", pk=consent.pk)
 
 
+@login_required
+@require_POST
+def question_answer(request: HttpRequest, pk: int, question_id: int) -> HttpResponse:
+    consent = _get_consent_for_user(request, pk)
+    form = AnswerForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(form.errors["answer"]))
+        return redirect("consent_detail", pk=consent.pk)
+    try:
+        consent_answer_question(
+            consent=consent,
+            question_id=question_id,
+            text=form.cleaned_data["answer"],
+            actor=Actor.surgeon(request),
+        )
+    except ConsentError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Your answer was saved. The patient sees it beside the risk.")
+    return redirect("consent_detail", pk=consent.pk)
+
+
 # --- patient side ---------------------------------------------------------------------------
 
 PATIENT_STEPS = ["About your operation", "Risks", "Review and sign"]
@@ -185,7 +227,6 @@ def patient_link(request: HttpRequest, token: str) -> HttpResponse:
         return redirect("patient_start")  # this browser already proved who it is
 
     form = DateOfBirthForm(request.POST or None)
-    attempts_left = None
     if request.method == "POST" and form.is_valid():
         result = link_verify_identity(
             link=link,
@@ -197,20 +238,16 @@ def patient_link(request: HttpRequest, token: str) -> HttpResponse:
             return redirect("patient_start")
         if result.state != LinkState.OK:
             return patient_session.link_problem(request, result.state)
-        attempts_left = result.attempts_left
+        left = result.attempts_left
         form.add_error(
             None,
             "That date of birth does not match our records. "
-            f"You have {attempts_left} {'try' if attempts_left == 1 else 'tries'} left.",
+            f"You have {left} {'try' if left == 1 else 'tries'} left.",
         )
     return render(
         request,
         "consent/patient/identity.html",
-        {
-            "form": form,
-            "procedure_name": link.consent.procedure_name,
-            "attempts_left": attempts_left,
-        },
+        {"form": form, "procedure_name": link.consent.procedure_name},
         status=400 if form.errors else 200,
     )
 
@@ -221,7 +258,7 @@ def _closed_response(request: HttpRequest, consent: Consent) -> HttpResponse | N
         consent_expire(consent=consent, actor=Actor.system())
         patient_session.end(request)
         return patient_session.link_problem(request, LinkState.CLOSED)
-    if consent.status == ConsentStatus.SIGNED or consent.status == ConsentStatus.WITHDRAWN:
+    if consent.status in (ConsentStatus.SIGNED, ConsentStatus.WITHDRAWN):
         return redirect("patient_done")
     return None
 
@@ -264,7 +301,12 @@ def patient_risks(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Your progress is saved.")
             return redirect("patient_risks")
-    items = list(consent.items.all())
+    return _render_risks(request, consent, missing=missing)
+
+
+def _render_risks(request, consent, *, missing=(), question_error=None) -> HttpResponse:
+    """The risks page. question_error: (item id, message, the text the patient wrote)."""
+    items = list(consent.items.prefetch_related("questions"))
     return render(
         request,
         "consent/patient/risks.html",
@@ -275,9 +317,11 @@ def patient_risks(request: HttpRequest) -> HttpResponse:
             "missing": missing,
             "done": sum(1 for i in items if i.needs_acknowledgment and i.acknowledged_at),
             "total": sum(1 for i in items if i.needs_acknowledgment),
+            "question_error": question_error,
+            "question_max_length": QUESTION_MAX_LENGTH,
             **_step(2),
         },
-        status=400 if missing else 200,
+        status=400 if missing or question_error else 200,
     )
 
 
@@ -286,6 +330,7 @@ def patient_risks(request: HttpRequest) -> HttpResponse:
 @patient_required
 def patient_acknowledge(request: HttpRequest, item_id: int) -> HttpResponse:
     """Save one tick at once (called by the page's script; works as a plain form post too)."""
+    wants_json = request.headers.get("Accept") == "application/json"
     acknowledged = request.POST.get("acknowledged") in {"1", "true", "on"}
     try:
         item = consent_acknowledge_item(
@@ -295,21 +340,36 @@ def patient_acknowledge(request: HttpRequest, item_id: int) -> HttpResponse:
             actor=Actor.patient(request),
         )
     except ConsentError as exc:
-        if request.headers.get("Accept") == "application/json":
+        if wants_json:
             return JsonResponse({"error": str(exc)}, status=409)
         messages.error(request, str(exc))
         return redirect("patient_risks")
-    if request.headers.get("Accept") == "application/json":
+    if wants_json:
+        at = item.acknowledged_at
         return JsonResponse(
-            {
-                "item": item.pk,
-                "acknowledged": item.acknowledged_at is not None,
-                "acknowledged_at": item.acknowledged_at.isoformat()
-                if item.acknowledged_at
-                else None,
-            }
+            {"item": item.pk, "acknowledged": at is not None, "acknowledged_at": at and at.isoformat()}
         )
     return redirect(f"{reverse('patient_risks')}#item-{item.pk}")
+
+
+@never_cache
+@require_POST
+@patient_required
+def patient_question(request: HttpRequest, item_id: int) -> HttpResponse:
+    consent = request.consent
+    if closed := _closed_response(request, consent):
+        return closed
+    text = request.POST.get("question", "")
+    try:
+        consent_ask_question(
+            consent=consent, item_id=item_id, text=text, actor=Actor.patient(request)
+        )
+    except ConsentError as exc:
+        return _render_risks(request, consent, question_error=(item_id, str(exc), text))
+    messages.success(
+        request, "Your question was sent. The surgeon's team will answer it here, beside the risk."
+    )
+    return redirect(f"{reverse('patient_risks')}#item-{item_id}")
 
 
 @never_cache
@@ -318,13 +378,63 @@ def patient_review(request: HttpRequest) -> HttpResponse:
     consent = request.consent
     if closed := _closed_response(request, consent):
         return closed
-    items = list(consent.items.all())
-    missing = unacknowledged_items(consent, items)
-    if missing:
+    items = list(consent.items.prefetch_related("questions"))
+    if unacknowledged_items(consent, items):
         messages.error(request, "Please tick every risk before you go on.")
         return redirect("patient_risks")
+    return _render_review(request, consent, items, SignForm(statement=consent_statement(consent)))
+
+
+def _render_review(request, consent, items, form, status=200) -> HttpResponse:
+    open_questions = [q for item in items for q in item.questions.all() if not q.is_answered]
     return render(
-        request, "consent/patient/review.html", {"consent": consent, "items": items, **_step(3)}
+        request,
+        "consent/patient/review.html",
+        {
+            "consent": consent,
+            "items": items,
+            "open_questions": open_questions,
+            "form": form,
+            **_step(3),
+        },
+        status=status,
+    )
+
+
+@never_cache
+@require_POST
+@patient_required
+def patient_sign(request: HttpRequest) -> HttpResponse:
+    consent = request.consent
+    if closed := _closed_response(request, consent):
+        return closed
+    form = SignForm(request.POST, statement=consent_statement(consent))
+    if form.is_valid():
+        drawn = form.cleaned_data["signature"]
+        try:
+            consent_sign(
+                consent=consent,
+                typed_name=form.cleaned_data["typed_name"],
+                statement_accepted=form.cleaned_data["statement"],
+                drawn_png=from_data_url(drawn) if drawn else None,
+                actor=Actor.patient(request),
+            )
+        except (ConsentError, SignatureImageError) as exc:
+            form.add_error(None, str(exc))
+        else:
+            return redirect("patient_done")
+    consent.refresh_from_db()
+    if consent.status == ConsentStatus.SIGNED:  # signed meanwhile, in another tab
+        messages.info(request, "This consent has already been signed.")
+        return redirect("patient_done")
+    items = list(consent.items.prefetch_related("questions"))
+    return _render_review(request, consent, items, form, status=400)
+
+
+def _can_withdraw(consent: Consent) -> bool:
+    return (
+        consent.status in (ConsentStatus.IN_REVIEW, ConsentStatus.SIGNED)
+        and consent.planned_date >= timezone.localdate()
     )
 
 
@@ -334,7 +444,37 @@ def patient_done(request: HttpRequest) -> HttpResponse:
     consent = request.consent
     if consent.is_open:
         return redirect("patient_start")
-    return render(request, "consent/patient/done.html", {"consent": consent})
+    return render(
+        request,
+        "consent/patient/done.html",
+        {
+            "consent": consent,
+            "signature": consent.signatures.defer("image_png").first(),
+            "can_withdraw": _can_withdraw(consent),
+        },
+    )
+
+
+@never_cache
+@patient_required
+def patient_withdraw(request: HttpRequest) -> HttpResponse:
+    consent = request.consent
+    form = WithdrawForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            consent_withdraw(
+                consent=consent, reason=form.cleaned_data["reason"], actor=Actor.patient(request)
+            )
+        except ConsentError as exc:
+            form.add_error(None, str(exc))
+        else:
+            return redirect("patient_done")
+    return render(
+        request,
+        "consent/patient/withdraw.html",
+        {"consent": consent, "form": form, "can_withdraw": _can_withdraw(consent)},
+        status=400 if form.errors else 200,
+    )
 
 
 def patient_sign_out(request: HttpRequest) -> HttpResponse:
