@@ -214,4 +214,3 @@ class WithdrawForm(forms.Form):
         max_length=QUESTION_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 3, "maxlength": QUESTION_MAX_LENGTH}),
     )
-

@@ -370,19 +370,25 @@ class Signature(models.Model):
     """The patient's signature. Written once, in the signing transaction, never changed."""
 
     consent = models.ForeignKey(Consent, on_delete=models.PROTECT, related_name="signatures")
-    role = models.CharField(max_length=20, choices=SignatureRole.choices, default=SignatureRole.PATIENT)
+    role = models.CharField(
+        max_length=20, choices=SignatureRole.choices, default=SignatureRole.PATIENT
+    )
     typed_name = models.CharField(max_length=200)
     method = models.CharField(max_length=10, choices=SignatureMethod.choices)
     image_png = models.BinaryField(null=True, blank=True)
     image_sha256 = models.CharField(max_length=64, blank=True)
-    statement = models.TextField(help_text="What the patient agreed to: the meaning of the signature.")
+    statement = models.TextField(
+        help_text="What the patient agreed to: the meaning of the signature."
+    )
     signed_at = models.DateTimeField()
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=500, blank=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["consent", "role"], name="consent_one_signature_per_role"),
+            models.UniqueConstraint(
+                fields=["consent", "role"], name="consent_one_signature_per_role"
+            ),
             models.CheckConstraint(
                 condition=(
                     Q(method=SignatureMethod.TYPED, image_sha256="")

@@ -673,6 +673,8 @@ def consent_sign(
                 "Please type your full name as it appears at the top of this page."
             )
         now = timezone.now()
+        # Status first: once the signature row exists, the consent row is frozen.
+        _set_status(consent, ConsentStatus.SIGNED, signed_at=now)
         signature = Signature.objects.create(
             consent=consent,
             role=SignatureRole.PATIENT,
@@ -685,7 +687,6 @@ def consent_sign(
             ip_address=actor.ip_address,
             user_agent=actor.user_agent,
         )
-        _set_status(consent, ConsentStatus.SIGNED, signed_at=now)
         audit_append(
             actor=actor,
             action="consent_signed",

@@ -36,7 +36,9 @@ def from_data_url(data_url: str) -> bytes:
     try:
         return base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
-        raise SignatureImageError("The drawn signature could not be read. Please clear it and sign again.") from None
+        raise SignatureImageError(
+            "The drawn signature could not be read. Please clear it and sign again."
+        ) from None
 
 
 def check_png(data: bytes) -> CheckedImage:
@@ -51,16 +53,31 @@ def check_png(data: bytes) -> CheckedImage:
                 if image.format != "PNG":
                     raise SignatureImageError("The drawn signature must be a PNG image.")
                 width, height = image.size
-                if not (MIN_SIZE[0] <= width <= MAX_SIZE[0] and MIN_SIZE[1] <= height <= MAX_SIZE[1]):
-                    raise SignatureImageError("The drawn signature has an unusual size. Please clear it and sign again.")
+                if not (
+                    MIN_SIZE[0] <= width <= MAX_SIZE[0] and MIN_SIZE[1] <= height <= MAX_SIZE[1]
+                ):
+                    raise SignatureImageError(
+                        "The drawn signature has an unusual size. Please clear it and sign again."
+                    )
                 image.verify()
             with Image.open(io.BytesIO(data)) as image:
                 image.load()
                 alpha = image.convert("RGBA").getchannel("A")
                 if alpha.getbbox() is None:
-                    raise SignatureImageError("The signature box is empty. Please draw your signature.")
+                    raise SignatureImageError(
+                        "The signature box is empty. Please draw your signature."
+                    )
     except SignatureImageError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise SignatureImageError("The drawn signature could not be read. Please clear it and sign again.") from None
+    except (
+        UnidentifiedImageError,
+        OSError,
+        SyntaxError,
+        ValueError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ):
+        raise SignatureImageError(
+            "The drawn signature could not be read. Please clear it and sign again."
+        ) from None
     return CheckedImage(png=data, sha256=hashlib.sha256(data).hexdigest())

@@ -347,7 +347,11 @@ def patient_acknowledge(request: HttpRequest, item_id: int) -> HttpResponse:
     if wants_json:
         at = item.acknowledged_at
         return JsonResponse(
-            {"item": item.pk, "acknowledged": at is not None, "acknowledged_at": at and at.isoformat()}
+            {
+                "item": item.pk,
+                "acknowledged": at is not None,
+                "acknowledged_at": at and at.isoformat(),
+            }
         )
     return redirect(f"{reverse('patient_risks')}#item-{item.pk}")
 

@@ -66,3 +66,35 @@ EXTRA = ExtraRisk(
     severity=Severity.UNCOMMON,
     frequency="about 1 in 50",
 )
+
+
+def png_signature(width=400, height=150, blank=False, fmt="PNG") -> bytes:
+    """A drawn-looking signature: a black scribble on a transparent background."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    if not blank:
+        ImageDraw.Draw(image).line(
+            [(10, height - 20), (width // 3, 20), (width // 2, height - 30), (width - 10, 30)],
+            fill=(0, 0, 0, 255),
+            width=4,
+        )
+    out = io.BytesIO()
+    image.convert("RGB").save(out, fmt) if fmt == "JPEG" else image.save(out, fmt)
+    return out.getvalue()
+
+
+def ready_to_sign(surgeon, **kwargs):
+    """A consent opened by the patient with every risk ticked."""
+    from consent.services import consent_acknowledge_item, link_verify_identity
+
+    consent, issued = issue(surgeon, **kwargs)
+    link_verify_identity(link=issued.link, date_of_birth=DOB, actor=patient_actor())
+    for item in consent.items.filter(not_applicable=False):
+        consent_acknowledge_item(
+            consent=consent, item_id=item.pk, acknowledged=True, actor=patient_actor()
+        )
+    consent.refresh_from_db()
+    return consent, issued

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('consent', '0004_freeze_signed_consents'),
+        ('consent', '0003_questions_signatures'),
     ]
 
     operations = [

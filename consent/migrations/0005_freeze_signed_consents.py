@@ -5,6 +5,10 @@ path (the admin, a shell, a bug). Once a consent has a signature: its frozen fie
 questions, patient and the signature itself can no longer be updated. Only the move to
 withdrawn (status, closed_at, close_reason, updated_at) is allowed.
 DELETE is refused on PostgreSQL only (SQLite's test flush deletes rows).
+
+SQLite drops a table's triggers when a migration rebuilds the table (most AlterField and
+RemoveField operations do): a later migration that alters these tables must create the
+triggers again. tests/test_database_guards.py fails if any trigger is missing.
 """
 
 from django.db import migrations
@@ -139,7 +143,7 @@ def run(statements_by_vendor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("consent", "0003_questions_signatures")]
+    dependencies = [("consent", "0004_source_item_plain_id")]
 
     operations = [
         migrations.RunPython(

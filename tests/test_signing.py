@@ -1,0 +1,334 @@
+import datetime
+import threading
+
+import pytest
+import time_machine
+from django.db import DatabaseError, connections, transaction
+from django.utils import timezone
+
+from consent.models import Consent, ConsentItemSnapshot, ConsentStatus, Patient, Question, Signature
+from consent.services import (
+    ConsentError,
+    consent_acknowledge_item,
+    consent_answer_question,
+    consent_ask_question,
+    consent_reissue_link,
+    consent_revoke,
+    consent_sign,
+    consent_withdraw,
+    names_match,
+)
+
+from .helpers import issue, patient_actor, png_signature, ready_to_sign, surgeon_actor
+
+pytestmark = pytest.mark.usefixtures("library")
+
+
+def sign(consent, name="Ada Lovelace", png=None, accepted=True):
+    return consent_sign(
+        consent=consent,
+        typed_name=name,
+        statement_accepted=accepted,
+        drawn_png=png,
+        actor=patient_actor(),
+    )
+
+
+def snapshot(consent) -> list:
+    consent.refresh_from_db()
+    items = list(
+        ConsentItemSnapshot.objects.filter(consent=consent).values_list("pk", "acknowledged_at")
+    )
+    questions = list(
+        Question.objects.filter(consent=consent).values_list("pk", "answer", "answered_at")
+    )
+    return [
+        consent.status,
+        consent.signed_at,
+        items,
+        questions,
+        Signature.objects.filter(consent=consent).count(),
+    ]
+
+
+class TestQuestions:
+    def test_a_question_blocks_signing_until_answered(self, surgeon):
+        consent, _ = ready_to_sign(surgeon)
+        item = consent.items.first()
+        question = consent_ask_question(
+            consent=consent,
+            item_id=item.pk,
+            text="Will I walk the same day?",
+            actor=patient_actor(),
+        )
+        with pytest.raises(ConsentError, match="not answered yet"):
+            sign(consent)
+        consent_answer_question(
+            consent=consent,
+            question_id=question.pk,
+            text="Yes, with help.",
+            actor=surgeon_actor(surgeon),
+        )
+        question.refresh_from_db()
+        assert question.answer == "Yes, with help." and question.answered_by == surgeon
+        assert sign(consent).method == "typed"
+        actions = list(consent.audit_events.values_list("action", flat=True))
+        assert "question_asked" in actions and "question_answered" in actions
+
+    def test_an_empty_or_too_long_question_is_refused(self, surgeon):
+        consent, _ = ready_to_sign(surgeon)
+        item = consent.items.first()
+        with pytest.raises(ConsentError, match="Please write your question"):
+            consent_ask_question(
+                consent=consent, item_id=item.pk, text="   ", actor=patient_actor()
+            )
+        with pytest.raises(ConsentError, match="under 1000"):
+            consent_ask_question(
+                consent=consent, item_id=item.pk, text="x" * 1001, actor=patient_actor()
+            )
+        assert not Question.objects.exists()
+
+    def test_answering_twice_is_refused(self, surgeon):
+        consent, _ = ready_to_sign(surgeon)
+        q = consent_ask_question(
+            consent=consent, item_id=consent.items.first().pk, text="Why?", actor=patient_actor()
+        )
+        consent_answer_question(
+            consent=consent, question_id=q.pk, text="Because.", actor=surgeon_actor(surgeon)
+        )
+        with pytest.raises(ConsentError, match="already been answered"):
+            consent_answer_question(
+                consent=consent, question_id=q.pk, text="Again.", actor=surgeon_actor(surgeon)
+            )
+
+    def test_answering_on_a_revoked_consent_is_refused(self, surgeon):
+        consent, _ = ready_to_sign(surgeon)
+        q = consent_ask_question(
+            consent=consent, item_id=consent.items.first().pk, text="Why?", actor=patient_actor()
+        )
+        consent_revoke(consent=consent, actor=surgeon_actor(surgeon), reason="Cancelled")
+        with pytest.raises(ConsentError, match="revoked"):
+            consent_answer_question(
+                consent=consent, question_id=q.pk, text="Late.", actor=surgeon_actor(surgeon)
+            )
+
+
+class TestSign:
+    def test_a_typed_signature_records_who_what_when_where(self, surgeon):
+        consent, _ = ready_to_sign(surgeon)
+        signature = sign(consent, name="  ada   LOVELACE ")
+        consent.refresh_from_db()
+        assert consent.status == ConsentStatus.SIGNED and consent.signed_at == signature.signed_at
+        assert signature.method == "typed" and signature.image_png is None
+        assert signature.typed_name == "ada LOVELACE"
+        assert signature.statement.startswith(f"I consent to {consent.procedure_name}.")
+        assert signature.ip_address == "192.0.2.7" and signature.user_agent == "pytest"
+        event = consent.audit_events.last()
+        assert event.action == "consent_signed" and event.details["method"] == "typed"
+
+    def test_a_drawn_signature_is_stored_with_its_hash(self, surgeon):
+        import hashlib
+
+        consent, _ = ready_to_sign(surgeon)
+        png = png_signature()
+        signature = sign(consent, png=png)
+        assert signature.method == "drawn"
+        assert bytes(signature.image_png) == png
+        assert signature.image_sha256 == hashlib.sha256(png).hexdigest()
+
+    @pytest.mark.parametrize(
+        ("png", "message"),
+        [
+            (png_signature(fmt="JPEG"), "must be a PNG"),
+            (png_signature(fmt="GIF"), "must be a PNG"),
+            (b"\x89PNG\r\n\x1a\n" + b"garbage" * 50, "could not be read"),
+            (png_signature()[:200], "could not be read"),
+            (png_signature(blank=True), "empty"),
+            (png_signature(width=20, height=10), "unusual size"),
+            (png_signature(width=5000, height=100), "unusual size"),
+            (b"\x89PNG\r\n\x1a\n" + b"\0" * (200 * 1024 + 1), "too large"),
+        ],
+        ids=["jpeg", "gif", "corrupt", "truncated", "blank", "tiny", "huge", "oversized"],
+    )
+    def test_a_bad_image_is_refused_and_nothing_changes(self, surgeon, png, message):
+        consent, _ = ready_to_sign(surgeon)
+        before = snapshot(consent)
+        with pytest.raises(ConsentError, match=message):
+            sign(consent, png=png)
+        assert snapshot(consent) == before
+
+    def test_missing_acknowledgments_are_named(self, surgeon):
+        consent, _ = ready_to_sign(surgeon)
+        item = consent.items.last()
+        consent_acknowledge_item(
+            consent=consent, item_id=item.pk, acknowledged=False, actor=patient_actor()
+        )
+        with pytest.raises(ConsentError, match=f"Not yet ticked: {item.title}"):
+            sign(consent)
+
+    def test_a_mismatched_name_is_refused(self, surgeon):
+        consent, _ = ready_to_sign(surgeon)
+        with pytest.raises(ConsentError, match="does not match the name"):
+            sign(consent, name="Ada Byron")
+
+    def test_the_statement_must_be_accepted(self, surgeon):
+        consent, _ = ready_to_sign(surgeon)
+        with pytest.raises(ConsentError, match="tick the box"):
+            sign(consent, accepted=False)
+
+    def test_signing_twice_is_refused(self, surgeon):
+        consent, _ = ready_to_sign(surgeon)
+        sign(consent)
+        with pytest.raises(ConsentError, match="already been signed"):
+            sign(consent)
+        assert Signature.objects.count() == 1
+
+    def test_signing_before_opening_is_refused(self, surgeon):
+        consent, _ = issue(surgeon)
+        with pytest.raises(ConsentError, match="issued"):
+            sign(consent)
+
+    @pytest.mark.parametrize(
+        ("typed", "expected", "match"),
+        [
+            ("ada lovelace", "Ada Lovelace", True),
+            ("  Ada    Lovelace  ", "Ada Lovelace", True),
+            ("ADA LOVELACE", "Ada  Lovelace", True),
+            ("Ada", "Ada Lovelace", False),
+            ("Ada Lovelace Byron", "Ada Lovelace", False),
+        ],
+    )
+    def test_names_match_ignoring_case_and_spaces(self, typed, expected, match):
+        assert names_match(typed, expected) is match
+
+
+class TestAfterSigning:
+    def test_no_service_can_change_a_signed_consent(self, surgeon):
+        consent, _ = ready_to_sign(surgeon)
+        item = consent.items.first()
+        sign(consent)
+        before = snapshot(consent)
+        attempts = [
+            lambda: consent_acknowledge_item(
+                consent=consent, item_id=item.pk, acknowledged=False, actor=patient_actor()
+            ),
+            lambda: consent_ask_question(
+                consent=consent, item_id=item.pk, text="Late?", actor=patient_actor()
+            ),
+            lambda: consent_revoke(consent=consent, actor=surgeon_actor(surgeon), reason="No"),
+            lambda: sign(consent),
+        ]
+        for attempt in attempts:
+            with pytest.raises(ConsentError):
+                attempt()
+        assert snapshot(consent) == before
+
+    @pytest.mark.parametrize(
+        "tamper",
+        [
+            lambda c: ConsentItemSnapshot.objects.filter(consent=c).update(title="Changed"),
+            lambda c: ConsentItemSnapshot.objects.filter(consent=c).update(acknowledged_at=None),
+            lambda c: Signature.objects.filter(consent=c).update(typed_name="Someone Else"),
+            lambda c: Consent.objects.filter(pk=c.pk).update(procedure_text={"summary": "x"}),
+            lambda c: Consent.objects.filter(pk=c.pk).update(status="in_review"),
+            lambda c: Patient.objects.filter(pk=c.patient_id).update(full_name="Someone Else"),
+            lambda c: Question.objects.create(consent=c, item=c.items.first(), text="Sneaky"),
+        ],
+        ids=[
+            "item-text",
+            "item-tick",
+            "signature",
+            "frozen-text",
+            "status",
+            "patient",
+            "new-question",
+        ],
+    )
+    def test_the_database_refuses_changes_to_a_signed_consent(self, surgeon, tamper):
+        consent, _ = ready_to_sign(surgeon)
+        sign(consent)
+        before = snapshot(consent)
+        with (
+            pytest.raises(DatabaseError, match="signed consent cannot be changed"),
+            transaction.atomic(),
+        ):
+            tamper(consent)
+        assert snapshot(consent) == before
+
+    def test_a_new_link_can_still_be_issued_after_signing(self, surgeon):
+        consent, _ = ready_to_sign(surgeon)
+        sign(consent)
+        assert consent_reissue_link(consent=consent, actor=surgeon_actor(surgeon)).token
+
+
+class TestWithdraw:
+    def test_a_signed_consent_that_is_withdrawn_keeps_its_signature(self, surgeon):
+        consent, _ = ready_to_sign(surgeon)
+        signature = sign(consent)
+        consent = consent_withdraw(
+            consent=consent, reason="I want more time.", actor=patient_actor()
+        )
+        assert consent.status == ConsentStatus.WITHDRAWN
+        assert consent.close_reason == "I want more time."
+        assert consent.signed_at == signature.signed_at
+        assert Signature.objects.get(consent=consent) == signature
+        assert consent.audit_events.last().details == {
+            "reason": "I want more time.",
+            "was": "signed",
+        }
+
+    def test_an_unsigned_consent_can_be_withdrawn(self, surgeon):
+        consent, _ = ready_to_sign(surgeon)
+        assert (
+            consent_withdraw(consent=consent, reason="", actor=patient_actor()).status
+            == "withdrawn"
+        )
+
+    def test_withdrawing_after_the_planned_date_is_refused(self, surgeon):
+        consent, _ = ready_to_sign(surgeon, planned_in_days=2)
+        sign(consent)
+        with time_machine.travel(timezone.now() + datetime.timedelta(days=4)):
+            with pytest.raises(ConsentError, match="has passed"):
+                consent_withdraw(consent=consent, reason="", actor=patient_actor())
+        consent.refresh_from_db()
+        assert consent.status == ConsentStatus.SIGNED
+
+    def test_withdrawing_twice_is_refused(self, surgeon):
+        consent, _ = ready_to_sign(surgeon)
+        consent_withdraw(consent=consent, reason="", actor=patient_actor())
+        with pytest.raises(ConsentError, match="withdrawn"):
+            consent_withdraw(consent=consent, reason="", actor=patient_actor())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_sign_requests_make_exactly_one_signature(surgeon, library):
+    """Two tabs, a double click, two app servers: several sign requests at the same moment."""
+    consent, _ = ready_to_sign(surgeon)
+    threads = 6
+    barrier = threading.Barrier(threads)
+    results: list[str] = []
+
+    def worker():
+        try:
+            barrier.wait()
+            sign(Consent.objects.get(pk=consent.pk))
+            results.append("signed")
+        except ConsentError as exc:
+            results.append(f"refused: {exc}")
+        except Exception as exc:
+            results.append(f"error: {exc!r}")
+        finally:
+            connections.close_all()
+
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+
+    assert results.count("signed") == 1, results
+    assert all(
+        r == "refused: This consent has already been signed." for r in results if r != "signed"
+    ), results
+    assert Signature.objects.filter(consent=consent).count() == 1
+    assert consent.audit_events.filter(action="consent_signed").count() == 1
