@@ -1,0 +1,175 @@
+"""The whole journey as people would do it, in a real browser.
+
+A surgeon signs in and issues a consent. A patient, in another browser on a phone-sized screen,
+opens the link, proves their date of birth, ticks risks, closes the tab half-way, comes back,
+asks a question; the surgeon answers it; the patient draws a signature with the mouse and signs.
+"""
+
+import io
+
+import pytest
+from PIL import Image
+from playwright.sync_api import expect
+
+from consent.models import Consent, ConsentStatus, Signature
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.usefixtures("e2e_library")
+
+PHONE = {
+    "viewport": {"width": 360, "height": 740},
+    "is_mobile": True,
+    "has_touch": True,
+    "device_scale_factor": 2,
+}
+
+
+def test_the_whole_journey_to_a_signed_consent(browser, live_server, surgeon):
+    # --- the surgeon issues a consent ---
+    desk = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = desk.new_page()
+    page.goto(f"{live_server.url}/")
+    page.get_by_label("Username").fill(surgeon.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("link", name="New consent").click()
+    page.get_by_role("link", name="Lumbar rhizotomy").click()
+    page.get_by_label("Patient's full name").fill("Ada Lovelace")
+    page.get_by_label("Date of birth").fill("1964-03-27")
+    page.get_by_label("Hospital number (MRN)").fill("MRN-1815")
+    page.get_by_label("Planned date of surgery").fill("2099-06-01")
+    page.get_by_role("button", name="Issue consent").click()
+    expect(page.get_by_text("The patient's link (shown only now)")).to_be_visible()
+    link = page.locator("#patient-link").input_value()
+    assert link.startswith(f"{live_server.url}/p/")
+    consent = Consent.objects.get()
+
+    # --- the patient proves who they are on a phone ---
+    phone = browser.new_context(**PHONE)
+    patient = phone.new_page()
+    patient.goto(link)
+    patient.get_by_label("Day").fill("1")
+    patient.get_by_label("Month").fill("1")
+    patient.get_by_label("Year").fill("1970")
+    patient.get_by_role("button", name="Continue").click()
+    expect(patient.get_by_text("does not match our records")).to_be_visible()
+    patient.get_by_label("Day").fill("27")
+    patient.get_by_label("Month").fill("3")
+    patient.get_by_label("Year").fill("1964")
+    patient.get_by_role("button", name="Continue").click()
+    expect(patient.get_by_text("Step 1 of 3")).to_be_visible()
+    assert "/p/" not in patient.url  # the token is gone from the address bar
+    patient.get_by_role("link", name="Continue to the risks").click()
+
+    # --- ticks are saved as they are made; half-way the tab is closed ---
+    boxes = patient.get_by_label("I have read and understood this")
+    total = boxes.count()
+    assert total == 6
+    for i in range(3):
+        boxes.nth(i).check()
+        expect(patient.locator(f"#{boxes.nth(i).get_attribute('id')}-status")).to_have_text(
+            "Saved."
+        )
+    assert consent.items.filter(acknowledged_at__isnull=False).count() == 3
+    patient.close()
+
+    patient = phone.new_page()
+    patient.goto(link)  # the same phone, later: straight back in
+    patient.get_by_role("link", name="Continue to the risks").click()
+    boxes = patient.get_by_label("I have read and understood this")
+    for i in range(3):
+        expect(boxes.nth(i)).to_be_checked()
+    expect(patient.locator("#ack-count")).to_have_text("3 of 6 risks ticked.")
+
+    # Continuing too early lists exactly what is left.
+    patient.get_by_role("button", name="Continue").click()
+    alert = patient.locator("#missing")
+    expect(alert).to_contain_text("Please tick 3 more risks")
+    for item in consent.items.filter(acknowledged_at__isnull=True):
+        expect(alert).to_contain_text(item.title)
+
+    for i in range(3, total):
+        boxes.nth(i).check()
+        expect(patient.locator(f"#{boxes.nth(i).get_attribute('id')}-status")).to_have_text(
+            "Saved."
+        )
+
+    # --- a question, answered by the surgeon ---
+    first = consent.items.order_by("order").first()
+    card = patient.locator(f"#item-{first.pk}")
+    card.get_by_text("I have a question about this").click()
+    card.get_by_label(f'Your question about "{first.title}"').fill(
+        "Will I be able to walk the same day?"
+    )
+    card.get_by_role("button", name="Send my question").click()
+    expect(patient.get_by_text("Your question was sent")).to_be_visible()
+    patient.goto(f"{live_server.url}/patient/review/")
+    expect(patient.get_by_text("Waiting for your surgeon's team")).to_be_visible()
+
+    page.goto(f"{live_server.url}/consents/{consent.pk}/")
+    expect(page.get_by_text("Will I be able to walk the same day?")).to_be_visible()
+    page.get_by_label("Your answer").fill(
+        "Yes. A nurse will help you walk a few steps that evening."
+    )
+    page.get_by_role("button", name="Send answer").click()
+    expect(page.get_by_text("Your answer was saved")).to_be_visible()
+
+    patient.goto(f"{live_server.url}/patient/risks/")
+    expect(patient.get_by_text("A nurse will help you walk a few steps")).to_be_visible()
+    patient.get_by_role("button", name="Continue").click()
+
+    # --- review and sign with a drawn signature ---
+    expect(patient.get_by_text("Step 3 of 3")).to_be_visible()
+    patient.get_by_label("Type your full name").fill("ada  lovelace")
+    canvas = patient.locator("canvas")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    patient.mouse.move(box["x"] + 20, box["y"] + box["height"] * 0.7)
+    patient.mouse.down()
+    for step in range(1, 21):
+        patient.mouse.move(
+            box["x"] + 20 + step * 14, box["y"] + box["height"] * (0.3 if step % 2 else 0.7)
+        )
+    patient.mouse.up()
+    patient.get_by_label("I consent to Lumbar rhizotomy.").check()
+    patient.get_by_role("button", name="Sign my consent").click()
+    expect(patient.get_by_text("Thank you. Your consent is signed.")).to_be_visible()
+
+    consent.refresh_from_db()
+    assert consent.status == ConsentStatus.SIGNED
+    signature = Signature.objects.get(consent=consent)
+    assert signature.method == "drawn" and signature.typed_name == "ada lovelace"
+    image = Image.open(io.BytesIO(bytes(signature.image_png)))
+    assert image.format == "PNG" and image.width >= 360  # drawn at the phone's pixel density
+    assert image.convert("RGBA").getchannel("A").getbbox() is not None  # something was drawn
+
+    page.goto(f"{live_server.url}/consents/{consent.pk}/")
+    expect(page.get_by_text("Signed by ada lovelace")).to_be_visible()
+    desk.close()
+    phone.close()
+
+
+def test_keyboard_only_patients_sign_with_the_typed_name(browser, live_server, surgeon):
+    from tests.helpers import ready_to_sign
+
+    consent, issued = ready_to_sign(surgeon)
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    page.goto(f"{live_server.url}/p/{issued.token}/")
+    page.get_by_label("Day").fill("27")
+    page.keyboard.press("Tab")
+    page.keyboard.type("3")
+    page.keyboard.press("Tab")
+    page.keyboard.type("1964")
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("Step 1 of 3")).to_be_visible()
+    page.goto(f"{live_server.url}/patient/review/")
+    page.get_by_label("Type your full name").focus()
+    page.keyboard.type("Ada Lovelace")
+    page.get_by_label("I consent to").focus()
+    page.keyboard.press("Space")
+    page.get_by_role("button", name="Sign my consent").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("Your consent is signed")).to_be_visible()
+    assert Signature.objects.get(consent=consent).method == "typed"
+    context.close()

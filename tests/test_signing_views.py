@@ -1,0 +1,270 @@
+import base64
+import datetime
+import re
+
+import pytest
+import time_machine
+from django.urls import reverse
+from django.utils import timezone
+
+from consent.models import Consent, ConsentStatus, Question, Signature
+from consent.services import consent_ask_question
+
+from .helpers import issue, patient_actor, png_signature, ready_to_sign
+from .test_patient_views import sign_in, visible
+
+pytestmark = pytest.mark.usefixtures("library")
+
+STATEMENT = "on"
+
+
+def data_url(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode()
+
+
+def patient_client(client, surgeon, **kwargs):
+    consent, issued = ready_to_sign(surgeon, **kwargs)
+    sign_in(client, issued)
+    return consent
+
+
+class TestQuestionsInTheBrowser:
+    def test_the_patient_asks_and_sees_that_signing_waits(self, client, surgeon):
+        consent = patient_client(client, surgeon)
+        item = consent.items.first()
+        response = client.post(
+            reverse("patient_question", args=[item.pk]),
+            {"question": "How long will I stay?"},
+            follow=True,
+        )
+        assert "Your question was sent" in response.text
+        assert "How long will I stay?" in response.text
+        assert "You can sign once they have answered" in response.text
+        review = client.get(reverse("patient_review"))
+        assert "Waiting for your surgeon's team" in review.text
+        assert 'action="/patient/sign/"' not in review.text
+
+    def test_a_question_with_html_and_script_is_escaped_everywhere(self, client, surgeon):
+        consent = patient_client(client, surgeon)
+        item = consent.items.first()
+        nasty = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+        client.post(reverse("patient_question", args=[item.pk]), {"question": nasty})
+        patient_page = client.get(reverse("patient_risks")).text
+        surgeon_client = client.__class__()
+        surgeon_client.force_login(surgeon)
+        surgeon_page = surgeon_client.get(reverse("consent_detail", args=[consent.pk])).text
+        for page in (patient_page, surgeon_page):
+            assert "<script>alert" not in page
+            assert "<img src=x" not in page
+            assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
+
+    def test_a_too_long_question_says_so_and_keeps_the_text(self, client, surgeon):
+        consent = patient_client(client, surgeon)
+        item = consent.items.first()
+        text = "Why? " * 250
+        response = client.post(reverse("patient_question", args=[item.pk]), {"question": text})
+        assert response.status_code == 400
+        assert "Please keep it under 1000" in response.text
+        assert text.strip() in response.text  # nothing the patient wrote is lost
+        assert not Question.objects.exists()
+
+    def test_the_surgeon_answers_and_the_patient_sees_the_answer(self, client, surgeon):
+        consent = patient_client(client, surgeon)
+        item = consent.items.first()
+        question = consent_ask_question(
+            consent=consent, item_id=item.pk, text="Will it hurt?", actor=patient_actor()
+        )
+        surgeon_client = client.__class__()
+        surgeon_client.force_login(surgeon)
+        page = surgeon_client.get(reverse("consent_detail", args=[consent.pk]))
+        assert "Will it hurt?" in page.text and "Send answer" in page.text
+        response = surgeon_client.post(
+            reverse("question_answer", args=[consent.pk, question.pk]),
+            {"answer": "A little, and we will give you <b>medicine</b>."},
+            follow=True,
+        )
+        assert "Your answer was saved" in response.text
+        risks = client.get(reverse("patient_risks")).text
+        assert "A little, and we will give you &lt;b&gt;medicine&lt;/b&gt;." in risks
+
+    def test_an_outsider_cannot_answer(self, client, surgeon, outsider):
+        consent = patient_client(client, surgeon)
+        question = consent_ask_question(
+            consent=consent, item_id=consent.items.first().pk, text="Why?", actor=patient_actor()
+        )
+        client.force_login(outsider)
+        response = client.post(
+            reverse("question_answer", args=[consent.pk, question.pk]), {"answer": "Hi"}
+        )
+        assert response.status_code == 404
+        question.refresh_from_db()
+        assert not question.is_answered
+
+
+class TestSigningInTheBrowser:
+    def test_the_review_shows_the_statement_and_the_signature_pad(self, client, surgeon):
+        consent = patient_client(client, surgeon)
+        page = client.get(reverse("patient_review"))
+        assert (
+            f"I consent to {consent.procedure_name}. I have read and understood the risks"
+            in page.text
+        )
+        assert "<canvas" in page.text and "Clear the drawing" in page.text
+        assert "vendor/signature_pad/signature_pad.umd.min.js" in page.text
+
+    def test_signing_with_a_drawn_signature(self, client, surgeon):
+        consent = patient_client(client, surgeon)
+        response = client.post(
+            reverse("patient_sign"),
+            {
+                "typed_name": "ada lovelace",
+                "statement": STATEMENT,
+                "signature": data_url(png_signature()),
+            },
+            follow=True,
+        )
+        assert "Your consent is signed" in response.text
+        signature = Signature.objects.get(consent=consent)
+        assert signature.method == "drawn"
+
+    def test_signing_with_the_typed_name_only(self, client, surgeon):
+        consent = patient_client(client, surgeon)
+        client.post(reverse("patient_sign"), {"typed_name": "Ada Lovelace", "statement": STATEMENT})
+        assert Signature.objects.get(consent=consent).method == "typed"
+
+    def test_a_bad_image_is_refused_and_ticks_stay(self, client, surgeon):
+        consent = patient_client(client, surgeon)
+        ticks = list(consent.items.values_list("acknowledged_at", flat=True))
+        response = client.post(
+            reverse("patient_sign"),
+            {
+                "typed_name": "Ada Lovelace",
+                "statement": STATEMENT,
+                "signature": "data:image/png;base64,!!!",
+            },
+        )
+        assert response.status_code == 400
+        assert "could not be read" in response.text
+        assert 'value="Ada Lovelace"' in response.text  # the typed name is kept
+        assert list(consent.items.values_list("acknowledged_at", flat=True)) == ticks
+        consent.refresh_from_db()
+        assert consent.status == ConsentStatus.IN_REVIEW
+
+    def test_a_jpeg_is_refused(self, client, surgeon):
+        patient_client(client, surgeon)
+        jpeg = "data:image/jpeg;base64," + base64.b64encode(png_signature(fmt="JPEG")).decode()
+        response = client.post(
+            reverse("patient_sign"),
+            {"typed_name": "Ada Lovelace", "statement": STATEMENT, "signature": jpeg},
+        )
+        assert "must be a PNG" in response.text
+
+    def test_an_oversized_upload_is_refused(self, client, surgeon):
+        patient_client(client, surgeon)
+        huge = "data:image/png;base64," + "A" * 300_000
+        response = client.post(
+            reverse("patient_sign"),
+            {"typed_name": "Ada Lovelace", "statement": STATEMENT, "signature": huge},
+        )
+        assert response.status_code == 400
+        assert "too large" in response.text
+
+    def test_a_mismatched_name_is_explained(self, client, surgeon):
+        patient_client(client, surgeon)
+        response = client.post(
+            reverse("patient_sign"), {"typed_name": "Someone", "statement": STATEMENT}
+        )
+        assert "does not match the name on this consent" in response.text
+
+    def test_the_statement_box_is_required(self, client, surgeon):
+        patient_client(client, surgeon)
+        response = client.post(reverse("patient_sign"), {"typed_name": "Ada Lovelace"})
+        assert "Please tick the box to confirm that you consent" in response.text
+
+    def test_a_second_submission_lands_on_the_confirmation(self, client, surgeon):
+        consent = patient_client(client, surgeon)
+        client.post(reverse("patient_sign"), {"typed_name": "Ada Lovelace", "statement": STATEMENT})
+        response = client.post(
+            reverse("patient_sign"),
+            {"typed_name": "Ada Lovelace", "statement": STATEMENT},
+            follow=True,
+        )
+        assert "Your consent is signed" in response.text
+        assert Signature.objects.filter(consent=consent).count() == 1
+
+    def test_after_signing_the_patient_pages_cannot_change_anything(self, client, surgeon):
+        consent = patient_client(client, surgeon)
+        client.post(reverse("patient_sign"), {"typed_name": "Ada Lovelace", "statement": STATEMENT})
+        item = consent.items.first()
+        before = list(consent.items.values_list("pk", "acknowledged_at"))
+        client.post(reverse("patient_acknowledge", args=[item.pk]), {"acknowledged": "0"})
+        client.post(reverse("patient_risks"), {"shown": [item.pk], "action": "save"})
+        client.post(reverse("patient_question", args=[item.pk]), {"question": "Late?"})
+        assert list(consent.items.values_list("pk", "acknowledged_at")) == before
+        assert not Question.objects.exists()
+        assert client.get(reverse("patient_risks"))["Location"] == reverse("patient_done")
+
+
+class TestWithdrawal:
+    def test_the_patient_withdraws_after_signing_and_the_surgeon_sees_it(self, client, surgeon):
+        consent = patient_client(client, surgeon)
+        client.post(reverse("patient_sign"), {"typed_name": "Ada Lovelace", "statement": STATEMENT})
+        done = client.get(reverse("patient_done"))
+        assert "withdraw your consent" in done.text
+        response = client.post(
+            reverse("patient_withdraw"), {"reason": "I need more time"}, follow=True
+        )
+        assert "You have withdrawn your consent" in response.text
+        assert "Your earlier signature is kept on record" in response.text
+        surgeon_client = client.__class__()
+        surgeon_client.force_login(surgeon)
+        page = surgeon_client.get(reverse("consent_detail", args=[consent.pk]))
+        assert "Withdrawn by the patient" in page.text and "I need more time" in page.text
+        assert "Signed by" in page.text
+
+    def test_withdrawing_after_the_planned_date_is_refused(self, client, surgeon):
+        consent, issued = ready_to_sign(surgeon, planned_in_days=1)
+        sign_in(client, issued)
+        client.post(reverse("patient_sign"), {"typed_name": "Ada Lovelace", "statement": STATEMENT})
+        later = timezone.now() + datetime.timedelta(days=3)
+        with time_machine.travel(later):
+            from consent.models import PatientLink
+
+            PatientLink.objects.update(expires_at=later + datetime.timedelta(days=1))
+            session = client.session
+            session["patient"]["seen"] = later.timestamp()
+            session.save()
+            page = client.get(reverse("patient_withdraw"))
+            assert "can no longer be withdrawn here" in page.text
+            response = client.post(reverse("patient_withdraw"), {"reason": ""})
+        assert response.status_code == 400
+        assert "has passed" in visible(response)
+        consent.refresh_from_db()
+        assert consent.status == ConsentStatus.SIGNED
+
+
+class TestAdminCannotChangeAConsent:
+    def test_the_admin_shows_consents_read_only(self, client, surgeon, admin_user):
+        consent, _ = ready_to_sign(surgeon)
+        client.force_login(admin_user)
+        url = reverse("admin:consent_consent_change", args=[consent.pk])
+        page = client.get(url)
+        assert page.status_code == 200
+        assert "Save" not in re.findall(r'<input type="submit"[^>]*value="([^"]+)"', page.text)
+        response = client.post(url, {"status": "signed", "planned_date": "2099-01-01"})
+        assert response.status_code == 403
+        assert (
+            client.post(
+                reverse("admin:consent_consent_delete", args=[consent.pk]), {"post": "yes"}
+            ).status_code
+            == 403
+        )
+        consent.refresh_from_db()
+        assert consent.status == ConsentStatus.IN_REVIEW
+
+    def test_an_outsider_surgeon_does_not_see_it_in_the_admin(self, client, surgeon, outsider):
+        consent, _ = issue(surgeon)
+        client.force_login(outsider)
+        response = client.get(reverse("admin:consent_consent_change", args=[consent.pk]))
+        assert response.status_code in (302, 404)
+        assert Consent.objects.count() == 1
