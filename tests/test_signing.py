@@ -287,9 +287,9 @@ class TestWithdraw:
     def test_withdrawing_after_the_planned_date_is_refused(self, surgeon):
         consent, _ = ready_to_sign(surgeon, planned_in_days=2)
         sign(consent)
-        with time_machine.travel(timezone.now() + datetime.timedelta(days=4)):
-            with pytest.raises(ConsentError, match="has passed"):
-                consent_withdraw(consent=consent, reason="", actor=patient_actor())
+        later = time_machine.travel(timezone.now() + datetime.timedelta(days=4))
+        with later, pytest.raises(ConsentError, match="has passed"):
+            consent_withdraw(consent=consent, reason="", actor=patient_actor())
         consent.refresh_from_db()
         assert consent.status == ConsentStatus.SIGNED
 
