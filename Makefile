@@ -27,6 +27,7 @@ run: export DEBUG ?= 1
 run: setup
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py load_procedures --skip-existing
+	$(PY) manage.py ensure_dev_certificate
 	$(PY) manage.py ensure_demo_surgeon
 	$(PY) manage.py runserver $(HOST):$(PORT)
 

@@ -147,7 +147,11 @@ STATICFILES_DIRS = [
     ("vendor/signature_pad", BASE_DIR / "node_modules" / "signature_pad" / "dist"),
 ]
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Signed PDFs. For S3-compatible object storage, install django-storages and set
+    # STORAGE_BACKEND=storages.backends.s3.S3Storage with its AWS_* variables.
+    "default": {
+        "BACKEND": env_str("STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage")
+    },
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -179,6 +183,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # WeasyPrint logs every rendering step at INFO.
+    "loggers": {"weasyprint.progress": {"level": "WARNING"}},
 }
 
 # --- Consents ---
@@ -190,3 +196,18 @@ IDENTITY_MAX_ATTEMPTS = env_int("IDENTITY_MAX_ATTEMPTS", 5)
 PATIENT_SESSION_IDLE_MINUTES = env_int("PATIENT_SESSION_IDLE_MINUTES", 30)
 # Reverse proxies in front of the app that append to X-Forwarded-For (0: use REMOTE_ADDR).
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+
+# --- Signed PDF documents ---
+# The hospital's sealing certificate and key (PEM), and the root certificate(s) a document must
+# chain to. Without them, `make run` creates a local development CA in var/dev-pki/ (refused
+# by `manage.py check --deploy` when DEBUG is off).
+_DEV_PKI = BASE_DIR / "var" / "dev-pki"
+PDF_SIGNING_CERT = Path(env_str("PDF_SIGNING_CERT", str(_DEV_PKI / "signer.crt")))
+PDF_SIGNING_KEY = Path(env_str("PDF_SIGNING_KEY", str(_DEV_PKI / "signer.key")))
+PDF_SIGNING_KEY_PASSPHRASE = env_str("PDF_SIGNING_KEY_PASSPHRASE")
+PDF_SIGNING_CHAIN = [Path(p) for p in env_list("PDF_SIGNING_CHAIN", [])]
+PDF_TRUST_ROOTS = [Path(p) for p in env_list("PDF_TRUST_ROOTS", [str(_DEV_PKI / "ca.crt")])]
+# Largest PDF accepted on the public verification page.
+VERIFY_UPLOAD_MAX_BYTES = env_int("VERIFY_UPLOAD_MAX_BYTES", 5 * 1024 * 1024)
+# The address people use to reach the app; printed on PDFs for the verification page.
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")

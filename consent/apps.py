@@ -7,6 +7,7 @@ class ConsentConfig(AppConfig):
     verbose_name = "Consents"
 
     def ready(self) -> None:
+        from . import checks  # noqa: F401 - registers the deploy checks
         from .roles import ensure_roles
 
         # Permissions exist only after migrate has run, so the role groups are kept in step

@@ -214,3 +214,40 @@ class WithdrawForm(forms.Form):
         max_length=QUESTION_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 3, "maxlength": QUESTION_MAX_LENGTH}),
     )
+
+
+class VerifyForm(forms.Form):
+    code = forms.CharField(
+        label="Verification code",
+        required=False,
+        max_length=30,
+        help_text="Printed at the end of the document, for example BND3-7CQY-EEGJ.",
+    )
+    document = forms.FileField(
+        label="Or upload the PDF",
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": "application/pdf"}),
+    )
+
+    def __init__(self, *args, max_bytes: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.max_bytes = max_bytes
+
+    def clean_document(self):
+        upload = self.cleaned_data.get("document")
+        if upload is None:
+            return None
+        if upload.size > self.max_bytes:
+            raise forms.ValidationError(
+                f"The file is too large to check here (at most {self.max_bytes // (1024 * 1024)} MB)."
+            )
+        data = upload.read()
+        if not data.startswith(b"%PDF-"):
+            raise forms.ValidationError("This file is not a PDF. Upload the consent PDF itself.")
+        return data
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.errors and not cleaned.get("code", "").strip() and not cleaned.get("document"):
+            raise forms.ValidationError("Enter the verification code, or upload the PDF.")
+        return cleaned

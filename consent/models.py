@@ -400,3 +400,23 @@ class Signature(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_role_display()} signature on consent {self.consent_id}"
+
+
+class SignedDocument(models.Model):
+    """The sealed PDF of a signed consent: rendered once, stored once, served as stored."""
+
+    consent = models.OneToOneField(Consent, on_delete=models.PROTECT, related_name="document")
+    file = models.FileField(upload_to="consents/%Y/%m/")
+    sha256 = models.CharField(max_length=64, unique=True)
+    size = models.PositiveIntegerField()
+    # Printed on the PDF and typed into /verify/; stored upper-case without dashes.
+    verification_code = models.CharField(max_length=16, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Signed PDF of consent {self.consent_id}"
+
+    @property
+    def display_code(self) -> str:
+        code = self.verification_code
+        return "-".join(code[i : i + 4] for i in range(0, len(code), 4))

@@ -14,9 +14,11 @@ from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.text import slugify
 
 from procedures.models import PROCEDURE_TEXT_FIELDS, Procedure, Severity
 
+from .documents import make_document, read_document
 from .models import (
     OPEN_STATES,
     REISSUABLE_STATES,
@@ -34,6 +36,7 @@ from .models import (
     Signature,
     SignatureMethod,
     SignatureRole,
+    SignedDocument,
 )
 from .signature_image import SignatureImageError, check_png
 
@@ -699,7 +702,36 @@ def consent_sign(
                 "content_sha256": consent.content_sha256,
             },
         )
+        # The PDF is made once, here, inside the signing transaction: if it cannot be made,
+        # the consent is not signed and the patient can try again.
+        document = make_document(consent)
+        audit_append(
+            actor=Actor.system(),
+            action="document_sealed",
+            consent=consent,
+            details={"sha256": document.sha256, "size": document.size},
+        )
     return signature
+
+
+def document_download(*, consent: Consent, actor: Actor) -> tuple[bytes, str]:
+    """The stored bytes of the signed PDF and a meaningful file name; audited."""
+    document = SignedDocument.objects.filter(consent=consent).first()
+    if document is None:
+        raise ConsentError("This consent has no signed document.")
+    data = read_document(document)
+    surname = (consent.patient.full_name.split() or ["patient"])[-1]
+    filename = (
+        f"consent-{consent.procedure_slug}-{slugify(surname)}-"
+        f"{timezone.localtime(consent.signed_at):%Y-%m-%d}.pdf"
+    )
+    audit_append(
+        actor=actor,
+        action="document_downloaded",
+        consent=consent,
+        details={"sha256": document.sha256},
+    )
+    return data, filename
 
 
 def consent_withdraw(*, consent: Consent, reason: str, actor: Actor) -> Consent:

@@ -9,6 +9,8 @@ urlpatterns = [
     path("consents/<int:pk>/", views.consent_detail, name="consent_detail"),
     path("consents/<int:pk>/reissue/", views.consent_reissue, name="consent_reissue"),
     path("consents/<int:pk>/revoke/", views.consent_revoke_view, name="consent_revoke"),
+    path("consents/<int:pk>/document.pdf", views.consent_document, name="consent_document"),
+    path("verify/", views.verify, name="verify"),
     path(
         "consents/<int:pk>/questions/<int:question_id>/answer/",
         views.question_answer,
@@ -24,5 +26,6 @@ urlpatterns = [
     path("patient/sign/", views.patient_sign, name="patient_sign"),
     path("patient/withdraw/", views.patient_withdraw, name="patient_withdraw"),
     path("patient/done/", views.patient_done, name="patient_done"),
+    path("patient/document.pdf", views.patient_document, name="patient_document"),
     path("patient/sign-out/", views.patient_sign_out, name="patient_sign_out"),
 ]

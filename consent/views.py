@@ -1,17 +1,20 @@
 import segno
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.db.models import Count, Q
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.http import require_http_methods, require_POST
 
 from procedures.models import Procedure
 
 from . import patient_session
+from .documents import verify_bytes, verify_code
 from .forms import (
     AnswerForm,
     ConsentIssueForm,
@@ -19,6 +22,7 @@ from .forms import (
     ExtraRiskFormSet,
     RevokeForm,
     SignForm,
+    VerifyForm,
     WithdrawForm,
 )
 from .models import REISSUABLE_STATES, Consent, ConsentStatus
@@ -39,6 +43,7 @@ from .services import (
     consent_sign,
     consent_statement,
     consent_withdraw,
+    document_download,
     link_find,
     link_state,
     link_verify_identity,
@@ -142,6 +147,7 @@ def consent_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "questions": [q for item in items for q in item.questions.all()],
             "answer_form": AnswerForm(),
             "signature": consent.signatures.defer("image_png").first(),
+            "document": getattr(consent, "document", None),
             "new_link": _pop_new_link(request, consent),
             "live_link": consent.links.filter(ended_at__isnull=True).first(),
             "events": consent.audit_events.select_related("actor_user"),
@@ -205,6 +211,50 @@ def question_answer(request: HttpRequest, pk: int, question_id: int) -> HttpResp
     else:
         messages.success(request, "Your answer was saved. The patient sees it beside the risk.")
     return redirect("consent_detail", pk=consent.pk)
+
+
+def _pdf_response(consent: Consent, actor: Actor) -> HttpResponse:
+    try:
+        data, filename = document_download(consent=consent, actor=actor)
+    except ConsentError:
+        raise Http404("No signed document") from None
+    response = HttpResponse(data, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@login_required
+def consent_document(request: HttpRequest, pk: int) -> HttpResponse:
+    """The stored, sealed PDF: never rendered again."""
+    consent = _get_consent_for_user(request, pk)
+    return _pdf_response(consent, Actor.surgeon(request))
+
+
+@never_cache
+@csrf_protect
+@require_http_methods(["GET", "POST"])
+def verify(request: HttpRequest) -> HttpResponse:
+    """Public: is this an authentic, unmodified document issued by this hospital?"""
+    data = (
+        request.POST
+        if request.method == "POST"
+        else (request.GET if "code" in request.GET else None)
+    )
+    form = VerifyForm(data, request.FILES or None, max_bytes=settings.VERIFY_UPLOAD_MAX_BYTES)
+    result = None
+    if data is not None and form.is_valid():
+        if form.cleaned_data.get("document"):
+            result = verify_bytes(form.cleaned_data["document"])
+        else:
+            result = verify_code(form.cleaned_data["code"])
+    return render(
+        request,
+        "consent/verify.html",
+        {"form": form, "result": result},
+        status=400 if form.errors else 200,
+    )
 
 
 # --- patient side ---------------------------------------------------------------------------
@@ -454,6 +504,7 @@ def patient_done(request: HttpRequest) -> HttpResponse:
         {
             "consent": consent,
             "signature": consent.signatures.defer("image_png").first(),
+            "has_document": hasattr(consent, "document"),
             "can_withdraw": _can_withdraw(consent),
         },
     )
@@ -479,6 +530,12 @@ def patient_withdraw(request: HttpRequest) -> HttpResponse:
         {"consent": consent, "form": form, "can_withdraw": _can_withdraw(consent)},
         status=400 if form.errors else 200,
     )
+
+
+@patient_required
+def patient_document(request: HttpRequest) -> HttpResponse:
+    """The patient's own copy of the signed PDF."""
+    return _pdf_response(request.consent, Actor.patient(request))
 
 
 def patient_sign_out(request: HttpRequest) -> HttpResponse:

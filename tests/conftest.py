@@ -7,6 +7,19 @@ from procedures.library import BUNDLED_LIBRARY, load_library, read_library_file
 PASSWORD = "correct horse battery"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def test_pki():
+    """A throwaway CA and sealing certificate for the whole test run (see tests/settings.py)."""
+    from django.conf import settings
+
+    from consent.pki import PkiPaths, create_dev_pki
+
+    paths = PkiPaths.in_dir(settings.PDF_SIGNING_CERT.parent)
+    if not paths.exist():
+        create_dev_pki(paths.ca_cert.parent, organisation="Test Hospital")
+    return paths
+
+
 @pytest.fixture
 def library(db):
     """The bundled starter library, loaded."""

@@ -19,3 +19,12 @@ WHITENOISE_AUTOREFRESH = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not shared-cache memory, so that concurrency tests see SQLite's real locking.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}  # noqa: F405
+
+# Tests seal PDFs with their own throwaway PKI (created by tests/conftest.py) and store them
+# under a throwaway media root.
+_TEST_PKI = BASE_DIR / "var" / "test-pki"  # noqa: F405
+PDF_SIGNING_CERT = _TEST_PKI / "signer.crt"
+PDF_SIGNING_KEY = _TEST_PKI / "signer.key"
+PDF_SIGNING_CHAIN = []
+PDF_TRUST_ROOTS = [_TEST_PKI / "ca.crt"]
+MEDIA_ROOT = BASE_DIR / "var" / "test-media"  # noqa: F405

@@ -14,6 +14,7 @@ EXPECTED = {
     "consent_question_no_insert_after_signing",
     "consent_patient_frozen",
     "consent_consent_frozen",
+    "consent_signeddocument_no_update",
 }
 
 

@@ -123,8 +123,9 @@ class TestSign:
         assert signature.typed_name == "ada LOVELACE"
         assert signature.statement.startswith(f"I consent to {consent.procedure_name}.")
         assert signature.ip_address == "192.0.2.7" and signature.user_agent == "pytest"
-        event = consent.audit_events.last()
-        assert event.action == "consent_signed" and event.details["method"] == "typed"
+        signed, sealed = consent.audit_events.order_by("-sequence")[:2][::-1]
+        assert signed.action == "consent_signed" and signed.details["method"] == "typed"
+        assert sealed.action == "document_sealed" and sealed.actor_type == "system"
 
     def test_a_drawn_signature_is_stored_with_its_hash(self, surgeon):
         import hashlib

@@ -1,0 +1,324 @@
+"""The signed PDF: render once at signing, seal with the hospital's certificate, verify later.
+
+Rendering uses one font configuration and one parsed stylesheet per process, and a URL
+fetcher that may load only the app's own static files and data: URLs. Nothing a patient or
+surgeon typed is ever fetched (and all of it is escaped by the template anyway).
+"""
+
+import base64
+import functools
+import hashlib
+import io
+import logging
+import mimetypes
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import segno
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.template.loader import render_to_string
+from django.utils import timezone
+from weasyprint import CSS, HTML
+from weasyprint.text.fonts import FontConfiguration
+from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+from .models import Consent, SignedDocument
+
+logger = logging.getLogger(__name__)
+
+STYLESHEET = Path(settings.BASE_DIR) / "static" / "pdf" / "consent.css"
+SEAL_FIELD = "ConsentSeal"
+SEAL_REASON = "Patient informed consent"
+# No 0/O or 1/I: codes are read off paper and typed in by people.
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 12
+# The audit events summarised on the PDF, in words.
+SUMMARY_EVENTS = {
+    "consent_issued": "Consent issued by the surgeon",
+    "link_issued": "Private link sent",
+    "identity_confirmed": "Identity confirmed (date of birth)",
+    "consent_opened": "Link opened for review",
+    "consent_signed": "Signed by the patient",
+}
+
+
+class DocumentError(Exception):
+    """The document could not be made (the signing is rolled back with it)."""
+
+
+# --- fetching: the app's static files and data: URLs, nothing else -------------------------
+
+
+class RefusedURL(ValueError):
+    pass
+
+
+class RestrictedURLFetcher(URLFetcher):
+    """Loads data: URLs and files under the static root; refuses everything else."""
+
+    def __init__(self, allowed_roots: list[Path]):
+        super().__init__(allowed_protocols={"data", "file"}, allow_redirects=False, timeout=1)
+        self.allowed_roots = [root.resolve() for root in allowed_roots]
+        self.refused: list[str] = []
+
+    def fetch(self, url, headers=None):
+        scheme = url.split(":", 1)[0].lower()
+        if scheme == "data":
+            return super().fetch(url, headers)
+        if scheme == "file":
+            path = Path(unquote(urlsplit(url).path)).resolve()
+            if any(path.is_relative_to(root) for root in self.allowed_roots) and path.is_file():
+                content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+                return URLFetcherResponse(
+                    url, body=path.read_bytes(), headers={"Content-Type": content_type}
+                )
+        self.refused.append(url)
+        logger.warning("PDF rendering refused to fetch %s", url[:200])
+        raise RefusedURL(f"refused: {url[:200]}")
+
+
+@functools.cache
+def _font_config() -> FontConfiguration:
+    return FontConfiguration()
+
+
+@functools.cache
+def _stylesheet() -> CSS:
+    return CSS(filename=str(STYLESHEET), font_config=_font_config())
+
+
+def _static_roots() -> list[Path]:
+    return [Path(settings.BASE_DIR) / "static"]
+
+
+# --- rendering ------------------------------------------------------------------------------
+
+
+def new_verification_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def normalise_code(code: str) -> str:
+    return "".join(ch for ch in code.upper() if ch.isalnum())
+
+
+def _data_url(content_type: str, data: bytes) -> str:
+    return f"data:{content_type};base64,{base64.b64encode(data).decode()}"
+
+
+def document_context(consent: Consent, *, verification_code: str, verify_url: str) -> dict:
+    items = list(consent.items.prefetch_related("questions__answered_by"))
+    signature = consent.signatures.first()
+    events = [
+        (SUMMARY_EVENTS[event.action], event)
+        for event in consent.audit_events.filter(action__in=SUMMARY_EVENTS)
+    ]
+    code = "-".join(verification_code[i : i + 4] for i in range(0, len(verification_code), 4))
+    qr = segno.make(f"{verify_url}?code={verification_code}", error="m")
+    return {
+        "consent": consent,
+        "patient": consent.patient,
+        "items": [i for i in items if not i.not_applicable],
+        "not_applicable": [i for i in items if i.not_applicable],
+        "questions": [q for item in items for q in item.questions.all()],
+        "signature": signature,
+        "signature_image": (
+            _data_url("image/png", bytes(signature.image_png))
+            if signature and signature.image_png
+            else None
+        ),
+        "events": events,
+        "hospital_name": settings.HOSPITAL_NAME,
+        "verification_code": code,
+        "verify_url": verify_url,
+        "qr_code": _data_url("image/svg+xml", qr.svg_inline(scale=3).encode()),
+        "time_zone": timezone.get_current_timezone_name(),
+        "generated_at": timezone.now(),
+    }
+
+
+def render_html(consent: Consent, *, verification_code: str, verify_url: str) -> str:
+    context = document_context(consent, verification_code=verification_code, verify_url=verify_url)
+    return render_to_string("consent/pdf/consent.html", context)
+
+
+def html_to_pdf(html: str, *, fetcher: RestrictedURLFetcher | None = None) -> bytes:
+    fetcher = fetcher or RestrictedURLFetcher(_static_roots())
+    document = HTML(string=html, base_url=str(_static_roots()[0]) + "/", url_fetcher=fetcher)
+    return document.write_pdf(
+        stylesheets=[_stylesheet()],
+        font_config=_font_config(),
+        pdf_variant="pdf/ua-1",
+        presentational_hints=False,
+        attachments=[],
+    )
+
+
+# --- sealing and validation -----------------------------------------------------------------
+
+
+@functools.cache
+def _signer(cert: Path, key: Path, chain: tuple[Path, ...], passphrase: str):
+    from pyhanko.sign import signers
+
+    try:
+        return signers.SimpleSigner.load(
+            str(key),
+            str(cert),
+            ca_chain_files=tuple(str(p) for p in chain),
+            key_passphrase=passphrase.encode() if passphrase else None,
+        )
+    except (OSError, ValueError) as exc:
+        raise DocumentError(f"The sealing certificate or key cannot be loaded: {exc}") from exc
+
+
+def _configured_signer():
+    if not settings.PDF_SIGNING_CERT.exists() or not settings.PDF_SIGNING_KEY.exists():
+        raise DocumentError(
+            "No sealing certificate is configured (PDF_SIGNING_CERT, PDF_SIGNING_KEY). "
+            "For development run `manage.py ensure_dev_certificate`."
+        )
+    signer = _signer(
+        settings.PDF_SIGNING_CERT,
+        settings.PDF_SIGNING_KEY,
+        tuple(settings.PDF_SIGNING_CHAIN) or tuple(settings.PDF_TRUST_ROOTS),
+        settings.PDF_SIGNING_KEY_PASSPHRASE,
+    )
+    if signer is None:
+        raise DocumentError("The sealing key could not be loaded (wrong passphrase?).")
+    return signer
+
+
+def seal_pdf(pdf: bytes) -> bytes:
+    """Add a PAdES signature with the hospital's certificate over the whole file."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import signers
+    from pyhanko.sign.fields import SigSeedSubFilter
+
+    metadata = signers.PdfSignatureMetadata(
+        field_name=SEAL_FIELD,
+        reason=SEAL_REASON,
+        location=settings.HOSPITAL_NAME,
+        subfilter=SigSeedSubFilter.PADES,
+        md_algorithm="sha256",
+    )
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    return signers.sign_pdf(writer, metadata, signer=_configured_signer()).getvalue()
+
+
+@dataclass(frozen=True)
+class SealCheck:
+    valid: bool
+    reason: str = ""
+
+
+def check_seal(pdf: bytes) -> SealCheck:
+    """Is this PDF sealed, unmodified since, by a certificate chaining to our trust roots?"""
+    from pyhanko.keys import load_cert_from_pemder
+    from pyhanko.pdf_utils.misc import PdfReadError
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+
+    try:
+        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+        signatures = reader.embedded_signatures
+    except (PdfReadError, ValueError, KeyError, TypeError, IndexError) as exc:
+        return SealCheck(False, f"the file cannot be read as a PDF ({type(exc).__name__})")
+    if len(signatures) != 1:
+        return SealCheck(False, f"expected one seal, found {len(signatures)}")
+    roots = [load_cert_from_pemder(str(path)) for path in settings.PDF_TRUST_ROOTS]
+    try:
+        status = validate_pdf_signature(signatures[0], ValidationContext(trust_roots=roots))
+    except Exception as exc:
+        return SealCheck(False, f"the seal cannot be validated ({type(exc).__name__})")
+    if not status.intact or not status.valid:
+        return SealCheck(False, "the document was changed after it was sealed")
+    if not status.trusted:
+        return SealCheck(False, "the seal is not from this hospital's certificate")
+    if status.coverage is None or status.coverage.name != "ENTIRE_FILE":
+        return SealCheck(False, "the seal does not cover the whole document")
+    return SealCheck(True)
+
+
+# --- making and storing the document --------------------------------------------------------
+
+
+def verify_url() -> str:
+    return settings.SITE_URL.rstrip("/") + "/verify/"
+
+
+def make_document(consent: Consent) -> SignedDocument:
+    """Render, seal and store the PDF of a just-signed consent. Called inside the signing
+    transaction: if anything fails, the signing is rolled back with it."""
+    code = new_verification_code()
+    while SignedDocument.objects.filter(verification_code=code).exists():
+        code = new_verification_code()
+    html = render_html(consent, verification_code=code, verify_url=verify_url())
+    sealed = seal_pdf(html_to_pdf(html))
+    digest = hashlib.sha256(sealed).hexdigest()
+    document = SignedDocument(
+        consent=consent, sha256=digest, size=len(sealed), verification_code=code
+    )
+    document.file.save(f"consent-{consent.pk}-{digest[:12]}.pdf", ContentFile(sealed), save=False)
+    try:
+        document.save()
+    except Exception:
+        document.file.delete(save=False)
+        raise
+    return document
+
+
+def read_document(document: SignedDocument) -> bytes:
+    with document.file.open("rb") as handle:
+        return handle.read()
+
+
+@dataclass(frozen=True)
+class Verification:
+    authentic: bool
+    reason: str = ""
+    document: SignedDocument | None = None
+
+    @property
+    def patient_initials(self) -> str:
+        names = self.document.consent.patient.full_name.split() if self.document else []
+        return "".join(f"{name[0].upper()}." for name in names)
+
+
+def verify_bytes(pdf: bytes) -> Verification:
+    """Authentic = we issued exactly these bytes, and the seal validates against our root."""
+    if not pdf.startswith(b"%PDF-"):
+        return Verification(False, "this file is not a PDF")
+    digest = hashlib.sha256(pdf).hexdigest()
+    document = (
+        SignedDocument.objects.select_related("consent__patient").filter(sha256=digest).first()
+    )
+    seal = check_seal(pdf)
+    if document is None:
+        reason = seal.reason if not seal.valid else "it does not match any document we issued"
+        return Verification(False, reason)
+    if not seal.valid:
+        return Verification(False, seal.reason)
+    return Verification(True, document=document)
+
+
+def verify_code(code: str) -> Verification:
+    """Look a code up and check that the stored document is still the one we sealed."""
+    document = (
+        SignedDocument.objects.select_related("consent__patient")
+        .filter(verification_code=normalise_code(code))
+        .first()
+    )
+    if document is None:
+        return Verification(False, "no document has this verification code")
+    stored = read_document(document)
+    if hashlib.sha256(stored).hexdigest() != document.sha256:
+        return Verification(False, "the stored document was changed after it was sealed")
+    seal = check_seal(stored)
+    if not seal.valid:
+        return Verification(False, seal.reason)
+    return Verification(True, document=document)
