@@ -6,6 +6,7 @@ Views, commands and the admin call these; they never set a status themselves.
 """
 
 import datetime
+import logging
 import secrets
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -18,7 +19,7 @@ from django.utils.text import slugify
 
 from procedures.models import PROCEDURE_TEXT_FIELDS, Procedure, Severity
 
-from .documents import make_document, read_document
+from .documents import DocumentError, make_document, read_document
 from .models import (
     OPEN_STATES,
     REISSUABLE_STATES,
@@ -41,6 +42,7 @@ from .models import (
 from .signature_image import SignatureImageError, check_png
 
 GENESIS_HASH = "0" * 64
+logger = logging.getLogger(__name__)
 
 
 class ConsentError(Exception):
@@ -122,10 +124,19 @@ def audit_append(
 
 
 def _recreate_head() -> AuditChainHead:
-    # The migration creates the head; only an emptied database (a test flush) lacks it.
-    if AuditEvent.objects.exists():
-        raise RuntimeError("The audit chain head is missing but events exist: run verify_audit.")
-    AuditChainHead.objects.get_or_create(pk=1, defaults={"last_hash": GENESIS_HASH})
+    """The migration creates the head row; only an emptied table (a test flush) lacks it.
+
+    Recreate it at the chain's end. Concurrent callers race on the primary key: one inserts,
+    the others wait for it, then lock the row it made.
+    """
+    last = AuditEvent.objects.order_by("-sequence").first()
+    AuditChainHead.objects.get_or_create(
+        pk=1,
+        defaults={
+            "last_sequence": last.sequence if last else 0,
+            "last_hash": last.hash if last else GENESIS_HASH,
+        },
+    )
     return AuditChainHead.objects.select_for_update().get(pk=1)
 
 
@@ -157,7 +168,9 @@ def audit_verify() -> ChainReport:
         expected_sequence += 1
         report.events += 1
     head = AuditChainHead.objects.filter(pk=1).first()
-    if head is not None and (head.last_sequence, head.last_hash) != (
+    if head is None and report.events:
+        report.problem = "the chain head row is missing: it was deleted"
+    elif head is not None and (head.last_sequence, head.last_hash) != (
         expected_sequence - 1,
         expected_prev,
     ):
@@ -704,7 +717,14 @@ def consent_sign(
         )
         # The PDF is made once, here, inside the signing transaction: if it cannot be made,
         # the consent is not signed and the patient can try again.
-        document = make_document(consent)
+        try:
+            document = make_document(consent)
+        except DocumentError as exc:
+            logger.error("Signed document for consent %s could not be made: %s", consent.pk, exc)
+            raise ConsentError(
+                "We could not create your signed document just now, so nothing was signed. "
+                "Your ticks and answers are saved. Please try again in a few minutes."
+            ) from exc
         audit_append(
             actor=Actor.system(),
             action="document_sealed",

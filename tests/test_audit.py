@@ -73,6 +73,11 @@ class TestChain:
         with pytest.raises(CommandError, match="event #2 is missing"):
             verify()
 
+    def test_it_detects_a_deleted_chain_head(self):
+        append(2)
+        AuditChainHead.objects.all().delete()
+        assert "head row is missing" in audit_verify().problem
+
     def test_it_detects_deleting_the_latest_rows(self):
         events = append(4)
         drop_append_only_trigger()
@@ -81,8 +86,15 @@ class TestChain:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_appends_keep_the_chain_linear():
-    """Many threads, each with its own database connection, append at once."""
+@pytest.mark.parametrize("head_row", ["present", "missing"])
+def test_concurrent_appends_keep_the_chain_linear(head_row):
+    """Many threads, each with its own database connection, append at once.
+
+    With the head row missing (as after a test flush) they also race to recreate it.
+    """
+    append(3)
+    if head_row == "missing":
+        AuditChainHead.objects.all().delete()
     threads, per_thread = 8, 10
     barrier = threading.Barrier(threads)
     errors: list[BaseException] = []
@@ -105,6 +117,6 @@ def test_concurrent_appends_keep_the_chain_linear():
     assert errors == []
     report = audit_verify()
     assert report.problem is None
-    assert report.events == threads * per_thread
+    assert report.events == threads * per_thread + 3
     head = AuditChainHead.objects.get(pk=1)
-    assert head.last_sequence == threads * per_thread
+    assert head.last_sequence == threads * per_thread + 3
