@@ -7,7 +7,6 @@ admin.site.site_title = "Surgical Consent admin"
 
 urlpatterns = [
     path("", include("consent.urls")),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
 ]

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from procedures.models import Procedure, Severity
 
+from .models import ConsentStatus, Team
 from .services import ANSWER_MAX_LENGTH, QUESTION_MAX_LENGTH, ExtraRisk, PatientDetails
 from .signature_image import MAX_BYTES
 
@@ -26,9 +27,21 @@ class ConsentIssueForm(forms.Form):
         help_text="Only used to send the link, never medical details.",
     )
     planned_date = forms.DateField(label="Planned date of surgery", widget=DateInput)
+    email_patient = forms.BooleanField(
+        label="Email the link to the patient",
+        required=False,
+        help_text="The email says only that they have a consent to review, with the link.",
+    )
+    team = forms.ModelChoiceField(
+        label="Share with my team (optional)",
+        queryset=Team.objects.none(),
+        required=False,
+        help_text="Colleagues in the team can see this consent and answer questions.",
+    )
 
-    def __init__(self, *args, procedure: Procedure, **kwargs):
+    def __init__(self, *args, procedure: Procedure, user, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["team"].queryset = Team.objects.filter(members=user)
         self.procedure = procedure
         self.library_items = list(procedure.items.all())
         for item in self.library_items:
@@ -58,6 +71,8 @@ class ConsentIssueForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
+        if cleaned.get("email_patient") and not cleaned.get("email"):
+            self.add_error("email", "Give the patient's email address to send them the link.")
         for item in self.library_items:
             if cleaned.get(f"na_{item.pk}") and not cleaned.get(f"na_reason_{item.pk}", "").strip():
                 self.add_error(
@@ -251,3 +266,39 @@ class VerifyForm(forms.Form):
         if not self.errors and not cleaned.get("code", "").strip() and not cleaned.get("document"):
             raise forms.ValidationError("Enter the verification code, or upload the PDF.")
         return cleaned
+
+
+class DashboardForm(forms.Form):
+    """Filters of the surgeon's dashboard; every value has a safe default."""
+
+    WAITING = "waiting"
+    SORTS = {"planned": "planned_date", "-planned": "-planned_date", "-activity": "-updated_at"}
+    PAGE_SIZES = (20, 50, 100)
+
+    status = forms.ChoiceField(
+        label="Status",
+        required=False,
+        choices=[("", "All"), (WAITING, "Waiting for your answer"), *ConsentStatus.choices],
+    )
+    q = forms.CharField(label="Patient name or hospital number", required=False, max_length=100)
+    sort = forms.ChoiceField(
+        label="Sort by",
+        required=False,
+        choices=[
+            ("planned", "Planned date, soonest first"),
+            ("-planned", "Planned date, latest first"),
+            ("-activity", "Latest activity first"),
+        ],
+    )
+    per_page = forms.TypedChoiceField(
+        label="Per page", required=False, coerce=int, choices=[(n, n) for n in PAGE_SIZES]
+    )
+
+    def values(self) -> dict:
+        data = self.cleaned_data if self.is_valid() else {}
+        return {
+            "status": data.get("status") or "",
+            "q": (data.get("q") or "").strip(),
+            "order_by": self.SORTS[data.get("sort") or "planned"],
+            "per_page": data.get("per_page") or self.PAGE_SIZES[0],
+        }

@@ -15,6 +15,21 @@ from django.utils import timezone
 from procedures.models import Severity
 
 
+class Team(models.Model):
+    """Surgeons who share consents: colleagues can view them and answer questions."""
+
+    name = models.CharField(max_length=100, unique=True)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="consent_teams", blank=True
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Patient(models.Model):
     full_name = models.CharField(max_length=200)
     date_of_birth = models.DateField()
@@ -48,10 +63,10 @@ REISSUABLE_STATES = (*OPEN_STATES, ConsentStatus.SIGNED)
 
 class ConsentQuerySet(models.QuerySet):
     def for_surgeon(self, user) -> "ConsentQuerySet":
-        """Consents a signed-in user may see: their own (teams widen this later)."""
+        """Consents a signed-in user may see: their own, and those shared with their teams."""
         if user.has_perm("consent.view_all_consents"):
             return self
-        return self.filter(surgeon=user)
+        return self.filter(Q(surgeon=user) | Q(team__in=Team.objects.filter(members=user)))
 
     def open(self) -> "ConsentQuerySet":
         return self.filter(status__in=OPEN_STATES)
@@ -71,6 +86,17 @@ class Consent(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="consents_issued"
     )
     planned_date = models.DateField("planned date of surgery")
+    team = models.ForeignKey(
+        Team,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="consents",
+        help_text="Colleagues in this team can view the consent and answer questions.",
+    )
+    email_patient = models.BooleanField(
+        default=False, help_text="Send the patient's link to their email address."
+    )
     status = models.CharField(
         max_length=20, choices=ConsentStatus.choices, default=ConsentStatus.ISSUED
     )
@@ -96,7 +122,10 @@ class Consent(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        permissions = [("view_all_consents", "Can see every surgeon's consents")]
+        permissions = [
+            ("view_all_consents", "Can see every surgeon's consents"),
+            ("manage_all_consents", "Can revoke and reissue any surgeon's consents"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(status__in=ConsentStatus.values), name="consent_status_valid"
@@ -117,6 +146,10 @@ class Consent(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATES
+
+    def can_manage(self, user) -> bool:
+        """Revoke and reissue belong to the issuing surgeon (colleagues view and answer)."""
+        return self.surgeon_id == user.pk or user.has_perm("consent.manage_all_consents")
 
     def text_sections(self) -> list[tuple[str, str]]:
         """The frozen procedure text, titled and in reading order."""
@@ -252,6 +285,28 @@ class ActorType(models.TextChoices):
     SYSTEM = "system", "System"
 
 
+# What each audit action means, in words for the consent timeline and the PDF.
+AUDIT_ACTION_LABELS = {
+    "consent_issued": "Consent issued by the surgeon",
+    "link_issued": "Private link made",
+    "link_emailed": "Link emailed to the patient",
+    "identity_failed": "Wrong date of birth entered",
+    "link_locked": "Link locked after too many wrong dates of birth",
+    "identity_confirmed": "Identity confirmed (date of birth)",
+    "consent_opened": "Link opened for review",
+    "item_acknowledged": "Risk ticked",
+    "item_unacknowledged": "Tick taken back",
+    "question_asked": "Question asked",
+    "question_answered": "Question answered",
+    "consent_signed": "Signed by the patient",
+    "document_sealed": "Signed PDF sealed and stored",
+    "document_downloaded": "Signed PDF downloaded",
+    "consent_withdrawn": "Withdrawn by the patient",
+    "consent_revoked": "Revoked by the surgeon's team",
+    "consent_expired": "Expired: the planned date passed unsigned",
+}
+
+
 class AuditEvent(models.Model):
     """One entry of the append-only audit log, chained by hash to the one before it."""
 
@@ -281,6 +336,12 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.sequence} {self.action}"
+
+    @property
+    def label(self) -> str:
+        label = AUDIT_ACTION_LABELS.get(self.action, self.action.replace("_", " ").capitalize())
+        title = self.details.get("title") if isinstance(self.details, dict) else None
+        return f"{label}: {title}" if title else label
 
     def canonical(self) -> str:
         return json.dumps(
@@ -420,3 +481,16 @@ class SignedDocument(models.Model):
     def display_code(self) -> str:
         code = self.verification_code
         return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
+
+
+class SurgeonSession(models.Model):
+    """The sessions a user signed in with, so that "sign out everywhere" can end them all."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="consent_sessions"
+    )
+    session_key = models.CharField(max_length=40, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"session of {self.user_id}"

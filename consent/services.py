@@ -19,6 +19,7 @@ from django.utils.text import slugify
 
 from procedures.models import PROCEDURE_TEXT_FIELDS, Procedure, Severity
 
+from . import notify
 from .documents import DocumentError, make_document, read_document
 from .models import (
     OPEN_STATES,
@@ -38,6 +39,7 @@ from .models import (
     SignatureMethod,
     SignatureRole,
     SignedDocument,
+    Team,
 )
 from .signature_image import SignatureImageError, check_png
 
@@ -79,13 +81,24 @@ class Actor:
         return cls(type=ActorType.PATIENT, label="patient", **_client(request))
 
 
-def _client(request: HttpRequest) -> dict:
+def client_ip(request: HttpRequest) -> str | None:
+    """The client's address: REMOTE_ADDR, or the address our trusted proxies saw.
+
+    Also used by django-axes, so lock-outs and the audit log agree on who the client is.
+    """
     ip = request.META.get("REMOTE_ADDR")
     proxies = settings.TRUSTED_PROXY_COUNT
     forwarded = [p.strip() for p in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
     if proxies and len(forwarded) >= proxies and forwarded[-proxies]:
         ip = forwarded[-proxies]
-    return {"ip_address": ip or None, "user_agent": request.META.get("HTTP_USER_AGENT", "")[:500]}
+    return ip or None
+
+
+def _client(request: HttpRequest) -> dict:
+    return {
+        "ip_address": client_ip(request),
+        "user_agent": request.META.get("HTTP_USER_AGENT", "")[:500],
+    }
 
 
 # --- the audit chain ------------------------------------------------------------------------
@@ -245,6 +258,8 @@ def consent_issue(
     planned_date: datetime.date,
     extra_risks: list[ExtraRisk] | tuple = (),
     not_applicable: dict[int, str] | None = None,
+    team: Team | None = None,
+    email_patient: bool = False,
 ) -> tuple[Consent, IssuedLink]:
     """Issue a consent: freeze the procedure's current wording into it and create its link.
 
@@ -259,6 +274,10 @@ def consent_issue(
         raise ConsentError("The planned date of surgery is in the past.")
     if patient.date_of_birth >= timezone.localdate():
         raise ConsentError("The date of birth must be in the past.")
+    if team is not None and not team.members.filter(pk=actor.user.pk).exists():
+        raise ConsentError("You can only share a consent with a team you belong to.")
+    if email_patient and not patient.email.strip():
+        raise ConsentError("Give the patient's email address to send them the link.")
     for risk in extra_risks:
         if not risk.title.strip() or not risk.explanation.strip():
             raise ConsentError("Each patient-specific risk needs a title and an explanation.")
@@ -284,6 +303,8 @@ def consent_issue(
             procedure=procedure,
             surgeon=actor.user,
             planned_date=planned_date,
+            team=team,
+            email_patient=email_patient,
             status=ConsentStatus.ISSUED,
             procedure_name=procedure.name,
             procedure_site=procedure.site,
@@ -339,10 +360,36 @@ def consent_issue(
                 "not_applicable": sorted(
                     item.title for item in library_items if item.pk in not_applicable
                 ),
+                "team": team.name if team else None,
             },
         )
         issued = _create_link(consent=consent, actor=actor)
     return consent, issued
+
+
+def _require_manager(consent: Consent, actor: Actor, what: str) -> None:
+    if actor.user is None or not consent.can_manage(actor.user):
+        raise ConsentError(f"Only the issuing surgeon can {what}.")
+
+
+def consent_email_link(*, consent: Consent, issued: IssuedLink, url: str, actor: Actor) -> bool:
+    """Email the patient their link, if this consent asks for it. Audited; sent on commit."""
+    if not consent.email_patient or not consent.patient.email:
+        return False
+    audit_append(
+        actor=actor,
+        action="link_emailed",
+        consent=consent,
+        details={"link": issued.link.pk, "to_domain": consent.patient.email.split("@")[-1]},
+    )
+    transaction.on_commit(
+        lambda: notify.patient_link(consent, url=url, expires_at=issued.link.expires_at)
+    )
+    return True
+
+
+def _notify_surgeon(consent: Consent, action: str) -> None:
+    transaction.on_commit(lambda: notify.surgeon_event(consent, action))
 
 
 def _lock(consent: Consent) -> Consent:
@@ -360,6 +407,7 @@ def _set_status(consent: Consent, status: str, **fields) -> None:
 
 def consent_reissue_link(*, consent: Consent, actor: Actor) -> IssuedLink:
     """Give the patient a new link; the old one stops working at once."""
+    _require_manager(consent, actor, "make a new link")
     with transaction.atomic():
         consent = _lock(consent)
         if consent.status not in REISSUABLE_STATES:
@@ -374,6 +422,7 @@ def consent_reissue_link(*, consent: Consent, actor: Actor) -> IssuedLink:
 
 def consent_revoke(*, consent: Consent, actor: Actor, reason: str) -> Consent:
     """The surgeon's team cancels a consent that the patient has not signed."""
+    _require_manager(consent, actor, "revoke it")
     reason = reason.strip()
     if not reason:
         raise ConsentError("Give a reason for revoking this consent.")
@@ -590,6 +639,7 @@ def consent_ask_question(*, consent: Consent, item_id: int, text: str, actor: Ac
             consent=consent,
             details={"question": question.pk, "item": item.pk, "title": item.title, "text": text},
         )
+        _notify_surgeon(consent, "question_asked")
     return question
 
 
@@ -598,8 +648,11 @@ def consent_answer_question(
 ) -> Question:
     """The surgeon's team answers a question. Callers check that the user may see the consent."""
     text = _plain_text(text, what="answer", max_length=ANSWER_MAX_LENGTH)
-    if actor.user is None:
-        raise ConsentError("Only a signed-in member of the surgeon's team can answer.")
+    if (
+        actor.user is None
+        or not Consent.objects.for_surgeon(actor.user).filter(pk=consent.pk).exists()
+    ):
+        raise ConsentError("Only the surgeon's team can answer this consent's questions.")
     with transaction.atomic():
         consent = _lock(consent)
         if consent.status != ConsentStatus.IN_REVIEW:
@@ -731,6 +784,7 @@ def consent_sign(
             consent=consent,
             details={"sha256": document.sha256, "size": document.size},
         )
+        _notify_surgeon(consent, "consent_signed")
     return signature
 
 
@@ -781,4 +835,5 @@ def consent_withdraw(*, consent: Consent, reason: str, actor: Actor) -> Consent:
             consent=consent,
             details={"reason": reason, "was": was},
         )
+        _notify_surgeon(consent, "consent_withdrawn")
     return consent

@@ -4,6 +4,9 @@ from . import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("library/", views.library, name="library"),
+    path("accounts/login/", views.LoginView.as_view(), name="login"),
+    path("accounts/sign-out-everywhere/", views.sign_out_everywhere, name="sign_out_everywhere"),
     path("consents/new/", views.consent_new, name="consent_new"),
     path("consents/new/<slug:slug>/", views.consent_new, name="consent_new_for"),
     path("consents/<int:pk>/", views.consent_detail, name="consent_detail"),

@@ -1,8 +1,15 @@
+import datetime
+
 import segno
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required, permission_required
-from django.db.models import Count, Q
+from django.contrib.sessions.models import Session
+from django.core.paginator import Paginator
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -18,6 +25,7 @@ from .documents import verify_bytes, verify_code
 from .forms import (
     AnswerForm,
     ConsentIssueForm,
+    DashboardForm,
     DateOfBirthForm,
     ExtraRiskFormSet,
     RevokeForm,
@@ -25,7 +33,14 @@ from .forms import (
     VerifyForm,
     WithdrawForm,
 )
-from .models import REISSUABLE_STATES, Consent, ConsentStatus
+from .models import (
+    OPEN_STATES,
+    REISSUABLE_STATES,
+    Consent,
+    ConsentStatus,
+    Question,
+    SurgeonSession,
+)
 from .patient_session import patient_required
 from .services import (
     QUESTION_MAX_LENGTH,
@@ -33,9 +48,11 @@ from .services import (
     ConsentError,
     IssuedLink,
     LinkState,
+    audit_append,
     consent_acknowledge_item,
     consent_answer_question,
     consent_ask_question,
+    consent_email_link,
     consent_expire,
     consent_issue,
     consent_reissue_link,
@@ -66,23 +83,87 @@ def _get_consent_for_user(request: HttpRequest, pk: int) -> Consent:
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    consents = (
-        Consent.objects.for_surgeon(request.user)
-        .select_related("patient")
-        .annotate(
-            open_items=Count(
-                "items",
-                filter=Q(
-                    items__required=True,
-                    items__not_applicable=False,
-                    items__acknowledged_at=None,
-                ),
-            )
+    """The surgeon's dashboard: their consents, pending work first."""
+    form = DashboardForm(request.GET or None)
+    options = form.values()
+    visible = Consent.objects.for_surgeon(request.user)
+    open_questions = Question.objects.filter(consent=OuterRef("pk"), answered_at__isnull=True)
+    consents = visible.select_related("patient", "surgeon").annotate(
+        open_question_count=Coalesce(
+            Subquery(
+                open_questions.order_by().values("consent").annotate(n=Count("pk")).values("n")[:1]
+            ),
+            0,
         )
-        .order_by("planned_date")[:50]
     )
+    if options["status"] == DashboardForm.WAITING:
+        consents = consents.filter(Exists(open_questions))
+    elif options["status"]:
+        consents = consents.filter(status=options["status"])
+    if options["q"]:
+        consents = consents.filter(
+            Q(patient__full_name__icontains=options["q"])
+            | Q(patient__hospital_number__iexact=options["q"])
+        )
+    page = Paginator(consents.order_by(options["order_by"], "pk"), options["per_page"]).get_page(
+        request.GET.get("page")
+    )
+    week_ago = timezone.now() - datetime.timedelta(days=7)
+    counts = visible.aggregate(
+        waiting=Count("pk", filter=Q(Exists(open_questions))),
+        signed_this_week=Count("pk", filter=Q(signed_at__gte=week_ago)),
+        **{status.value: Count("pk", filter=Q(status=status)) for status in ConsentStatus},
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "consent/dashboard.html",
+        {
+            "form": form,
+            "page": page,
+            "counts": counts,
+            "statuses": [(s.value, s.label, counts[s.value]) for s in ConsentStatus],
+            "soon": timezone.localdate() + datetime.timedelta(days=SOON_DAYS),
+            "open_states": [s.value for s in OPEN_STATES],
+            "query": query.urlencode(),
+            "filtered": any(options[k] for k in ("status", "q")),
+        },
+    )
+
+
+SOON_DAYS = 7
+
+
+@login_required
+def library(request: HttpRequest) -> HttpResponse:
     procedures = Procedure.objects.active().prefetch_related("items")
-    return render(request, "consent/home.html", {"consents": consents, "procedures": procedures})
+    return render(request, "consent/library.html", {"procedures": procedures})
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login, remembering the session so that 'sign out everywhere' can end it."""
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        SurgeonSession.objects.get_or_create(
+            session_key=self.request.session.session_key, defaults={"user": form.get_user()}
+        )
+        return response
+
+
+@login_required
+@require_POST
+def sign_out_everywhere(request: HttpRequest) -> HttpResponse:
+    """End every session of this user, on every device and app server."""
+    user = request.user
+    keys = list(user.consent_sessions.values_list("session_key", flat=True))
+    Session.objects.filter(session_key__in=[*keys, request.session.session_key]).delete()
+    user.consent_sessions.all().delete()
+    audit_append(actor=Actor.surgeon(request), action="signed_out_everywhere")
+    logout(request)
+    messages.success(request, "You are signed out on every device.")
+    return redirect("login")
 
 
 @login_required
@@ -92,7 +173,7 @@ def consent_new(request: HttpRequest, slug: str | None = None) -> HttpResponse:
         procedures = Procedure.objects.active()
         return render(request, "consent/consent_choose_procedure.html", {"procedures": procedures})
     procedure = get_object_or_404(Procedure.objects.active().prefetch_related("items"), slug=slug)
-    form = ConsentIssueForm(request.POST or None, procedure=procedure)
+    form = ConsentIssueForm(request.POST or None, procedure=procedure, user=request.user)
     extras = ExtraRiskFormSet(request.POST or None, prefix="extra")
     if request.method == "POST" and form.is_valid() and extras.is_valid():
         try:
@@ -103,12 +184,24 @@ def consent_new(request: HttpRequest, slug: str | None = None) -> HttpResponse:
                 planned_date=form.cleaned_data["planned_date"],
                 extra_risks=[risk for f in extras if (risk := f.risk())],
                 not_applicable=form.not_applicable(),
+                team=form.cleaned_data["team"],
+                email_patient=form.cleaned_data["email_patient"],
             )
         except ConsentError as exc:
             form.add_error(None, str(exc))
         else:
             _show_link_once(request, consent, issued)
-            messages.success(request, f"Consent issued for {consent.patient.full_name}.")
+            emailed = consent_email_link(
+                consent=consent,
+                issued=issued,
+                url=_patient_url(request, issued),
+                actor=Actor.surgeon(request),
+            )
+            messages.success(
+                request,
+                f"Consent issued for {consent.patient.full_name}."
+                + (" The link was emailed to the patient." if emailed else ""),
+            )
             return redirect("consent_detail", pk=consent.pk)
     return render(
         request,
@@ -121,6 +214,10 @@ def _show_link_once(request: HttpRequest, consent: Consent, issued: IssuedLink) 
     # The raw token exists only here and in this one-time session entry; the database keeps
     # its hash. The consent page pops it, so the link is shown once.
     request.session[NEW_LINK_SESSION_KEY] = {"consent": consent.pk, "token": issued.token}
+
+
+def _patient_url(request: HttpRequest, issued: IssuedLink) -> str:
+    return request.build_absolute_uri(reverse("patient_link", args=[issued.token]))
 
 
 def _pop_new_link(request: HttpRequest, consent: Consent) -> dict | None:
@@ -150,10 +247,11 @@ def consent_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "document": getattr(consent, "document", None),
             "new_link": _pop_new_link(request, consent),
             "live_link": consent.links.filter(ended_at__isnull=True).first(),
-            "events": consent.audit_events.select_related("actor_user"),
+            "events": consent.audit_events.all(),
             "revoke_form": RevokeForm(),
-            "can_revoke": consent.is_open,
-            "can_reissue": consent.status in REISSUABLE_STATES,
+            "can_manage": consent.can_manage(request.user),
+            "can_revoke": consent.is_open and consent.can_manage(request.user),
+            "can_reissue": consent.status in REISSUABLE_STATES and consent.can_manage(request.user),
         },
     )
 
@@ -168,7 +266,17 @@ def consent_reissue(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, str(exc))
     else:
         _show_link_once(request, consent, issued)
-        messages.success(request, "A new link was made. The old link no longer works.")
+        emailed = consent_email_link(
+            consent=consent,
+            issued=issued,
+            url=_patient_url(request, issued),
+            actor=Actor.surgeon(request),
+        )
+        messages.success(
+            request,
+            "A new link was made. The old link no longer works."
+            + (" The new link was emailed to the patient." if emailed else ""),
+        )
     return redirect("consent_detail", pk=consent.pk)
 
 

@@ -93,8 +93,10 @@ class TestLogin:
             reverse("login"), {"username": "owner", "password": PASSWORD}, follow=True
         )
         assert response.status_code == 200
-        assert "Lumbar rhizotomy" in response.text
-        assert "Starter content: needs clinical review" in response.text
+        assert "Your consents" in response.text
+        page = client.get(reverse("library"))
+        assert "Lumbar rhizotomy" in page.text
+        assert "Starter content: needs clinical review" in page.text
 
     def test_the_login_page_uses_the_base_template(self, client):
         response = client.get(reverse("login"))

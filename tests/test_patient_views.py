@@ -299,7 +299,10 @@ class TestRisks:
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
         assert "&lt;b&gt;bold&lt;/b&gt;" in page.text
 
-    def test_the_expired_planned_date_closes_the_consent_mid_review(self, client, surgeon):
+    def test_the_expired_planned_date_closes_the_consent_mid_review(
+        self, client, surgeon, settings
+    ):
+        settings.SESSION_COOKIE_AGE = 7 * 24 * 3600  # a session kept alive across the date
         consent, issued = issue(surgeon, planned_in_days=1)
         sign_in(client, issued)
         with time_machine.travel(timezone.now() + datetime.timedelta(days=2), tick=False):

@@ -222,7 +222,8 @@ class TestWithdrawal:
         assert "Withdrawn by the patient" in page.text and "I need more time" in page.text
         assert "Signed by" in page.text
 
-    def test_withdrawing_after_the_planned_date_is_refused(self, client, surgeon):
+    def test_withdrawing_after_the_planned_date_is_refused(self, client, surgeon, settings):
+        settings.SESSION_COOKIE_AGE = 7 * 24 * 3600  # a session kept alive across the date
         consent, issued = ready_to_sign(surgeon, planned_in_days=1)
         sign_in(client, issued)
         client.post(reverse("patient_sign"), {"typed_name": "Ada Lovelace", "statement": STATEMENT})

@@ -109,7 +109,7 @@ class TestConsentPage:
         assert page.status_code == 200
         assert "Ada Lovelace" in page.text
         assert consent.content_sha256 in page.text
-        assert "consent_issued" in page.text
+        assert "Consent issued by the surgeon" in page.text
 
     def test_someone_elses_consent_is_a_404(self, client, surgeon, outsider):
         consent, _ = issue(surgeon)

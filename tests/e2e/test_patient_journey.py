@@ -32,7 +32,7 @@ def test_the_whole_journey_to_a_signed_consent(browser, live_server, surgeon):
     page.get_by_label("Username").fill(surgeon.username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("link", name="New consent").click()
+    page.locator("#main").get_by_role("link", name="New consent").click()
     page.get_by_role("link", name="Lumbar rhizotomy").click()
     page.get_by_label("Patient's full name").fill("Ada Lovelace")
     page.get_by_label("Date of birth").fill("1964-03-27")
