@@ -29,6 +29,7 @@ run: setup
 	$(PY) manage.py load_procedures --skip-existing
 	$(PY) manage.py ensure_dev_certificate
 	$(PY) manage.py ensure_demo_surgeon
+	$(PY) manage.py seed_demo
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 test: setup

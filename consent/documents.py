@@ -5,6 +5,7 @@ fetcher that may load only the app's own static files and data: URLs. Nothing a 
 surgeon typed is ever fetched (and all of it is escaped by the template anyway).
 """
 
+import asyncio
 import base64
 import functools
 import hashlib
@@ -12,6 +13,7 @@ import io
 import logging
 import mimetypes
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -189,8 +191,23 @@ def _configured_signer():
     return signer
 
 
+def _outside_event_loop(function, *args):
+    """pyHanko's synchronous API runs its own event loop, which cannot start inside a running
+    one (an async caller, a browser-test driver): then run it on a worker thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return function(*args)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(function, *args).result()
+
+
 def seal_pdf(pdf: bytes) -> bytes:
     """Add a PAdES signature with the hospital's certificate over the whole file."""
+    return _outside_event_loop(_seal, pdf)
+
+
+def _seal(pdf: bytes) -> bytes:
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import signers
     from pyhanko.sign.fields import SigSeedSubFilter
@@ -214,6 +231,10 @@ class SealCheck:
 
 def check_seal(pdf: bytes) -> SealCheck:
     """Is this PDF sealed, unmodified since, by a certificate chaining to our trust roots?"""
+    return _outside_event_loop(_check_seal, pdf)
+
+
+def _check_seal(pdf: bytes) -> SealCheck:
     from pyhanko.keys import load_cert_from_pemder
     from pyhanko.pdf_utils.misc import PdfReadError
     from pyhanko.pdf_utils.reader import PdfFileReader
