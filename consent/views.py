@@ -111,7 +111,9 @@ def home(request: HttpRequest) -> HttpResponse:
     week_ago = timezone.now() - datetime.timedelta(days=7)
     counts = visible.aggregate(
         waiting=Count("pk", filter=Q(Exists(open_questions))),
-        signed_this_week=Count("pk", filter=Q(signed_at__gte=week_ago)),
+        signed_this_week=Count(
+            "pk", filter=Q(status=ConsentStatus.SIGNED, signed_at__gte=week_ago)
+        ),
         **{status.value: Count("pk", filter=Q(status=status)) for status in ConsentStatus},
     )
     query = request.GET.copy()

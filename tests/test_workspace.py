@@ -85,6 +85,20 @@ class TestDashboard:
         client.force_login(plain_user)
         assert "Anyone Patient" in client.get(reverse("home")).text
 
+    def test_signed_this_week_counts_only_consents_still_signed(self, client, surgeon):
+        for name in ("Kept Patient", "Withdrawn Patient"):
+            consent, _ = ready_to_sign(surgeon, full_name=name)
+            consent_sign(
+                consent=consent,
+                typed_name=name,
+                statement_accepted=True,
+                drawn_png=None,
+                actor=patient_actor(),
+            )
+        consent_withdraw(consent=consent, reason="", actor=patient_actor())
+        client.force_login(surgeon)
+        assert "1 signed this week" in client.get(reverse("home")).text
+
     def test_filter_by_status_and_waiting(self, client, surgeon):
         revoked, _ = issue(surgeon, full_name="Revoked Patient")
         consent_revoke(consent=revoked, actor=surgeon_actor(surgeon), reason="x")

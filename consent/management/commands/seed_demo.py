@@ -110,7 +110,7 @@ class Command(BaseCommand):
                 patient=PatientDetails(
                     full_name=name,
                     date_of_birth=dob,
-                    hospital_number=f"MRN{secrets.randbelow(900000) + 100000}",
+                    hospital_number=str(secrets.randbelow(900000) + 100000),
                     email=kwargs.pop("email", ""),
                 ),
                 procedure=Procedure.objects.get(slug=slug),
