@@ -23,8 +23,14 @@ $(STAMPS)/npm: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-run: export DEBUG ?= 1
-run: setup
+# Local development settings (git-ignored): DEBUG on and a random SECRET_KEY, read by
+# config/settings.py so that manage.py commands work here too. Never deploy this file.
+.env:
+	@printf '# Local development only: never deploy this file.\nDEBUG=1\nSECRET_KEY=%s\n' \
+		"$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" > $@
+	@echo "Wrote .env for local development (DEBUG=1)."
+
+run: setup .env
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py load_procedures --skip-existing
 	$(PY) manage.py ensure_dev_certificate

@@ -12,6 +12,25 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
+def read_dotenv(path: Path) -> None:
+    """Load KEY=VALUE lines from a local .env file; real environment variables win.
+
+    `make run` writes one for development (DEBUG=1 and a random SECRET_KEY) so that
+    `manage.py` commands work in a development checkout. Never deploy a .env file.
+    """
+    if not path.is_file():
+        return
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            os.environ.setdefault(key.strip(), value.strip())
+
+
+# DOTENV_FILE="" turns the .env file off (the settings tests do, to see the bare defaults).
+read_dotenv(Path(os.environ.get("DOTENV_FILE", BASE_DIR / ".env")))
+
+
 def env_str(name: str, default: str = "") -> str:
     return os.environ.get(name, default)
 

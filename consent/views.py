@@ -192,13 +192,7 @@ def consent_new(request: HttpRequest, slug: str | None = None) -> HttpResponse:
         except ConsentError as exc:
             form.add_error(None, str(exc))
         else:
-            _show_link_once(request, consent, issued)
-            emailed = consent_email_link(
-                consent=consent,
-                issued=issued,
-                url=_patient_url(request, issued),
-                actor=Actor.surgeon(request),
-            )
+            emailed = _hand_out_link(request, consent, issued)
             messages.success(
                 request,
                 f"Consent issued for {consent.patient.full_name}."
@@ -212,14 +206,19 @@ def consent_new(request: HttpRequest, slug: str | None = None) -> HttpResponse:
     )
 
 
-def _show_link_once(request: HttpRequest, consent: Consent, issued: IssuedLink) -> None:
-    # The raw token exists only here and in this one-time session entry; the database keeps
-    # its hash. The consent page pops it, so the link is shown once.
+def _hand_out_link(request: HttpRequest, consent: Consent, issued: IssuedLink) -> bool:
+    """Show a new link once on the consent page, and email it if the consent asks for that.
+
+    The raw token exists only here and in a one-time session entry (the database keeps its
+    hash); the consent page pops the entry, so the link is shown once. Returns True if emailed.
+    """
     request.session[NEW_LINK_SESSION_KEY] = {"consent": consent.pk, "token": issued.token}
-
-
-def _patient_url(request: HttpRequest, issued: IssuedLink) -> str:
-    return request.build_absolute_uri(reverse("patient_link", args=[issued.token]))
+    return consent_email_link(
+        consent=consent,
+        issued=issued,
+        url=request.build_absolute_uri(reverse("patient_link", args=[issued.token])),
+        actor=Actor.surgeon(request),
+    )
 
 
 def _pop_new_link(request: HttpRequest, consent: Consent) -> dict | None:
@@ -267,13 +266,7 @@ def consent_reissue(request: HttpRequest, pk: int) -> HttpResponse:
     except ConsentError as exc:
         messages.error(request, str(exc))
     else:
-        _show_link_once(request, consent, issued)
-        emailed = consent_email_link(
-            consent=consent,
-            issued=issued,
-            url=_patient_url(request, issued),
-            actor=Actor.surgeon(request),
-        )
+        emailed = _hand_out_link(request, consent, issued)
         messages.success(
             request,
             "A new link was made. The old link no longer works."

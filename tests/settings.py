@@ -3,6 +3,8 @@
 import os
 
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key")
+# Tests see the same configuration on every machine, whatever a developer's .env says.
+os.environ.setdefault("DOTENV_FILE", "")
 
 from config.settings import *  # noqa: F403
 

@@ -14,7 +14,7 @@ def run_check(**env) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "manage.py", "check"],
         cwd=ROOT,
-        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings", **env},
+        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings", "DOTENV_FILE": "", **env},
         capture_output=True,
         text=True,
         check=False,
@@ -43,6 +43,29 @@ def test_no_template_or_stylesheet_loads_anything_from_the_internet():
         text = path.read_text()
         assert not pattern.search(text), path
         assert not css_import.search(text), path
+
+
+def test_a_dotenv_file_fills_in_but_never_overrides_the_environment(tmp_path):
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("# development\nDEBUG=1\nSECRET_KEY=from-dotenv\n")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from django.conf import settings; print(settings.DEBUG, settings.SECRET_KEY)",
+        ],
+        cwd=ROOT,
+        env={
+            **{k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG"}},
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DOTENV_FILE": str(dotenv),
+            "SECRET_KEY": "from-environment",
+        },
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.split() == ["True", "from-environment"]
 
 
 def test_bootstrap_is_served_from_the_npm_install():
