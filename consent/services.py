@@ -601,10 +601,6 @@ def unacknowledged_items(consent: Consent, items=None) -> list[ConsentItemSnapsh
     return [item for item in items if item.needs_acknowledgment and item.acknowledged_at is None]
 
 
-def unanswered_questions(consent: Consent) -> list[Question]:
-    return list(consent.questions.filter(answered_at__isnull=True).select_related("item"))
-
-
 # --- questions ------------------------------------------------------------------------------
 
 QUESTION_MAX_LENGTH = 1000

@@ -69,6 +69,8 @@ from .services import (
 from .signature_image import SignatureImageError, from_data_url
 
 NEW_LINK_SESSION_KEY = "new_patient_link"
+# Unsigned consents planned within this many days stand out on the dashboard.
+SOON_DAYS = 7
 
 
 # --- surgeon side ---------------------------------------------------------------------------
@@ -132,9 +134,6 @@ def home(request: HttpRequest) -> HttpResponse:
             "filtered": any(options[k] for k in ("status", "q")),
         },
     )
-
-
-SOON_DAYS = 7
 
 
 @login_required
