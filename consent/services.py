@@ -582,18 +582,34 @@ def consent_acknowledge_item(
             raise ConsentError("That risk is not part of this consent.")
         if item.not_applicable:
             raise ConsentError("That risk does not apply to you, so it needs no tick.")
-        if acknowledged == (item.acknowledged_at is not None):
-            return item  # already so: keep the time of the first tick
-        item.acknowledged_at = timezone.now() if acknowledged else None
-        item.save(update_fields=["acknowledged_at"])
-        _set_status(consent, consent.status)
-        audit_append(
-            actor=actor,
-            action="item_acknowledged" if acknowledged else "item_unacknowledged",
-            consent=consent,
-            details={"item": item.pk, "order": item.order, "title": item.title},
-        )
+        _set_acknowledgment(consent, item, acknowledged, actor)
     return item
+
+
+def consent_set_acknowledgments(*, consent: Consent, ticks: dict[int, bool], actor: Actor) -> None:
+    """Save the ticks of a whole form at once (the page without JavaScript): one lock, and a
+    write and an audit event only for the risks whose tick changed. Unknown ids are ignored."""
+    with transaction.atomic():
+        consent = _lock(consent)
+        _require_in_review(consent)
+        for item in consent.items.filter(pk__in=ticks, not_applicable=False):
+            _set_acknowledgment(consent, item, ticks[item.pk], actor)
+
+
+def _set_acknowledgment(
+    consent: Consent, item: ConsentItemSnapshot, acknowledged: bool, actor: Actor
+) -> None:
+    if acknowledged == (item.acknowledged_at is not None):
+        return  # already so: keep the time of the first tick
+    item.acknowledged_at = timezone.now() if acknowledged else None
+    item.save(update_fields=["acknowledged_at"])
+    _set_status(consent, consent.status)
+    audit_append(
+        actor=actor,
+        action="item_acknowledged" if acknowledged else "item_unacknowledged",
+        consent=consent,
+        details={"item": item.pk, "order": item.order, "title": item.title},
+    )
 
 
 def unacknowledged_items(consent: Consent, items=None) -> list[ConsentItemSnapshot]:

@@ -57,6 +57,7 @@ from .services import (
     consent_issue,
     consent_reissue_link,
     consent_revoke,
+    consent_set_acknowledgments,
     consent_sign,
     consent_statement,
     consent_withdraw,
@@ -435,14 +436,11 @@ def patient_risks(request: HttpRequest) -> HttpResponse:
         shown = {int(pk) for pk in request.POST.getlist("shown") if pk.isdigit()}
         ticked = {int(pk) for pk in request.POST.getlist("acknowledged") if pk.isdigit()}
         try:
-            for item in consent.items.all():
-                if item.pk in shown and not item.not_applicable:
-                    consent_acknowledge_item(
-                        consent=consent,
-                        item_id=item.pk,
-                        acknowledged=item.pk in ticked,
-                        actor=Actor.patient(request),
-                    )
+            consent_set_acknowledgments(
+                consent=consent,
+                ticks={pk: pk in ticked for pk in shown},
+                actor=Actor.patient(request),
+            )
         except ConsentError as exc:
             messages.error(request, str(exc))
             return redirect("patient_risks")

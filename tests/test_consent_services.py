@@ -13,6 +13,7 @@ from consent.services import (
     consent_expire,
     consent_reissue_link,
     consent_revoke,
+    consent_set_acknowledgments,
     link_find,
     link_state,
     link_verify_identity,
@@ -261,6 +262,31 @@ class TestAcknowledge:
             consent_acknowledge_item(
                 consent=consent, item_id=na.pk, acknowledged=True, actor=patient_actor()
             )
+
+    def test_a_whole_form_saves_only_the_ticks_that_changed(self, surgeon):
+        consent, _ = open_consent(surgeon)
+        other, _ = open_consent(surgeon)
+        items = list(consent.items.all())
+        consent_acknowledge_item(
+            consent=consent, item_id=items[0].pk, acknowledged=True, actor=patient_actor()
+        )
+        first_time = consent.items.get(pk=items[0].pk).acknowledged_at
+        before = consent.audit_events.count()
+        consent_set_acknowledgments(
+            consent=consent,
+            ticks={
+                items[0].pk: True,
+                items[1].pk: True,
+                items[2].pk: False,
+                other.items.first().pk: True,
+            },
+            actor=patient_actor(),
+        )
+        assert consent.items.get(pk=items[0].pk).acknowledged_at == first_time
+        assert consent.items.get(pk=items[1].pk).acknowledged_at is not None
+        assert consent.items.get(pk=items[2].pk).acknowledged_at is None
+        assert consent.audit_events.count() == before + 1
+        assert not other.items.filter(acknowledged_at__isnull=False).exists()
 
     def test_it_lists_what_is_left(self, surgeon):
         consent, _ = open_consent(surgeon)
