@@ -9,7 +9,8 @@ import json
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from procedures.models import Severity
@@ -73,6 +74,36 @@ class ConsentQuerySet(models.QuerySet):
 
     def signed(self) -> "ConsentQuerySet":
         return self.filter(status=ConsentStatus.SIGNED)
+
+    def waiting_for_answer(self) -> "ConsentQuerySet":
+        """Consents with a patient's question that nobody has answered yet."""
+        return self.filter(Exists(_open_questions()))
+
+    def with_open_question_count(self) -> "ConsentQuerySet":
+        """Annotate open_question_count with one subquery, whatever the number of rows."""
+        count = _open_questions().order_by().values("consent").annotate(n=Count("pk")).values("n")
+        return self.annotate(open_question_count=Coalesce(Subquery(count[:1]), 0))
+
+    def search(self, text: str) -> "ConsentQuerySet":
+        """By part of the patient's name, or their exact hospital number."""
+        return self.filter(
+            Q(patient__full_name__icontains=text) | Q(patient__hospital_number__iexact=text)
+        )
+
+    def status_counts(self) -> dict[str, int]:
+        """In one query: how many per status, waiting for an answer, and signed this week."""
+        week_ago = timezone.now() - datetime.timedelta(days=7)
+        return self.aggregate(
+            waiting=Count("pk", filter=Q(Exists(_open_questions()))),
+            signed_this_week=Count(
+                "pk", filter=Q(status=ConsentStatus.SIGNED, signed_at__gte=week_ago)
+            ),
+            **{status.value: Count("pk", filter=Q(status=status)) for status in ConsentStatus},
+        )
+
+
+def _open_questions() -> models.QuerySet:
+    return Question.objects.filter(consent=OuterRef("pk"), answered_at__isnull=True)
 
 
 class Consent(models.Model):

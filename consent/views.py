@@ -8,8 +8,6 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.sessions.models import Session
 from django.core.paginator import Paginator
-from django.db.models import Count, Exists, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -38,7 +36,6 @@ from .models import (
     REISSUABLE_STATES,
     Consent,
     ConsentStatus,
-    Question,
     SurgeonSession,
 )
 from .patient_session import patient_required
@@ -90,35 +87,17 @@ def home(request: HttpRequest) -> HttpResponse:
     form = DashboardForm(request.GET or None)
     options = form.values()
     visible = Consent.objects.for_surgeon(request.user)
-    open_questions = Question.objects.filter(consent=OuterRef("pk"), answered_at__isnull=True)
-    consents = visible.select_related("patient", "surgeon").annotate(
-        open_question_count=Coalesce(
-            Subquery(
-                open_questions.order_by().values("consent").annotate(n=Count("pk")).values("n")[:1]
-            ),
-            0,
-        )
-    )
+    consents = visible.select_related("patient", "surgeon").with_open_question_count()
     if options["status"] == DashboardForm.WAITING:
-        consents = consents.filter(Exists(open_questions))
+        consents = consents.waiting_for_answer()
     elif options["status"]:
         consents = consents.filter(status=options["status"])
     if options["q"]:
-        consents = consents.filter(
-            Q(patient__full_name__icontains=options["q"])
-            | Q(patient__hospital_number__iexact=options["q"])
-        )
+        consents = consents.search(options["q"])
     page = Paginator(consents.order_by(options["order_by"], "pk"), options["per_page"]).get_page(
         request.GET.get("page")
     )
-    week_ago = timezone.now() - datetime.timedelta(days=7)
-    counts = visible.aggregate(
-        waiting=Count("pk", filter=Q(Exists(open_questions))),
-        signed_this_week=Count(
-            "pk", filter=Q(status=ConsentStatus.SIGNED, signed_at__gte=week_ago)
-        ),
-        **{status.value: Count("pk", filter=Q(status=status)) for status in ConsentStatus},
-    )
+    counts = visible.status_counts()
     query = request.GET.copy()
     query.pop("page", None)
     return render(
