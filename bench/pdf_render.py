@@ -68,9 +68,8 @@ def run(args) -> None:
 
     from consent import documents
     from consent.pki import PkiPaths, create_dev_pki
-    from consent.services import consent_sign
     from procedures.library import BUNDLED_LIBRARY, load_library, read_library_file
-    from tests.helpers import patient_actor, png_signature, ready_to_sign
+    from tests.helpers import png_signature, ready_to_sign, sign
 
     if not PkiPaths.in_dir(settings.PDF_SIGNING_CERT.parent).exist():
         create_dev_pki(settings.PDF_SIGNING_CERT.parent, organisation="Bench Hospital")
@@ -79,13 +78,7 @@ def run(args) -> None:
 
     surgeon = create_surgeon(username="bench", email="b@example.org", password="bench password 1")
     consent, _ = ready_to_sign(surgeon, slug="lumbar-fusion-l4-l5-s1")
-    consent_sign(
-        consent=consent,
-        typed_name="Ada Lovelace",
-        statement_accepted=True,
-        drawn_png=png_signature(),
-        actor=patient_actor(),
-    )
+    sign(consent, png=png_signature())
     consent.refresh_from_db()
     code, url = consent.document.verification_code, documents.verify_url()
     html = documents.render_html(consent, verification_code=code, verify_url=url)

@@ -35,18 +35,22 @@ def issue(
     )
 
 
-def procedure_with_risks(count: int, slug: str | None = None) -> Procedure:
-    procedure = Procedure.objects.create(
-        slug=slug or f"many-risks-{count}",
-        name=f"Operation with {count} risks",
+def make_procedure(slug="demo", **fields) -> Procedure:
+    defaults = dict(
+        name="Demo operation",
         site="L4-L5",
-        summary="A test.",
+        summary="A demo.",
         what_happens="Things happen.",
         benefits="Less pain.",
         alternatives="Physical therapy.",
         no_surgery="Pain may stay.",
         recovery="Rest.",
     )
+    return Procedure.objects.create(slug=slug, **{**defaults, **fields})
+
+
+def procedure_with_risks(count: int, slug: str | None = None) -> Procedure:
+    procedure = make_procedure(slug or f"many-risks-{count}", name=f"Operation with {count} risks")
     ConsentItem.objects.bulk_create(
         ConsentItem(
             procedure=procedure,
@@ -58,6 +62,24 @@ def procedure_with_risks(count: int, slug: str | None = None) -> Procedure:
         for n in range(1, count + 1)
     )
     return procedure
+
+
+def issue_form_data(procedure: Procedure, **overrides) -> dict:
+    """What the surgeon's issue form posts: patient, date, no risk marked not applicable."""
+    data = {
+        "full_name": "  Grace   Hopper ",
+        "date_of_birth": "1956-12-09",
+        "hospital_number": "H-77",
+        "email": "",
+        "planned_date": (timezone.localdate() + datetime.timedelta(days=10)).isoformat(),
+        "extra-TOTAL_FORMS": "2",
+        "extra-INITIAL_FORMS": "0",
+        "extra-MIN_NUM_FORMS": "0",
+        "extra-MAX_NUM_FORMS": "20",
+    }
+    for item in procedure.items.all():
+        data[f"na_reason_{item.pk}"] = ""
+    return {**data, **overrides}
 
 
 EXTRA = ExtraRisk(
@@ -98,3 +120,44 @@ def ready_to_sign(surgeon, **kwargs):
         )
     consent.refresh_from_db()
     return consent, issued
+
+
+def sign(consent, name="Ada Lovelace", png=None, accepted=True):
+    """The patient signs (typed name, or with a drawn PNG), through the service."""
+    from consent.services import consent_sign
+
+    return consent_sign(
+        consent=consent,
+        typed_name=name,
+        statement_accepted=accepted,
+        drawn_png=png,
+        actor=patient_actor(),
+    )
+
+
+def run_concurrently(work, threads: int) -> list:
+    """Run work() in several threads released at the same moment, each with its own database
+    connection (as separate requests or app servers would). Returns each thread's result, or
+    the exception it raised."""
+    import threading
+
+    from django.db import connections
+
+    barrier = threading.Barrier(threads)
+    results: list = []
+
+    def worker():
+        try:
+            barrier.wait()
+            results.append(work())
+        except BaseException as exc:
+            results.append(exc)
+        finally:
+            connections.close_all()
+
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    return results

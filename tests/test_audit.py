@@ -1,14 +1,15 @@
 import itertools
-import threading
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import DatabaseError, connection, connections, transaction
+from django.db import DatabaseError, connection, transaction
 
 from consent.models import AuditChainHead, AuditEvent
 from consent.services import Actor, audit_append, audit_verify
+
+from .helpers import run_concurrently
 
 
 def append(n: int) -> list[AuditEvent]:
@@ -96,25 +97,9 @@ def test_concurrent_appends_keep_the_chain_linear(head_row):
     if head_row == "missing":
         AuditChainHead.objects.all().delete()
     threads, per_thread = 8, 10
-    barrier = threading.Barrier(threads)
-    errors: list[BaseException] = []
+    results = run_concurrently(lambda: append(per_thread), threads)
 
-    def worker():
-        try:
-            barrier.wait()
-            append(per_thread)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    pool = [threading.Thread(target=worker) for _ in range(threads)]
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join()
-
-    assert errors == []
+    assert not [r for r in results if isinstance(r, BaseException)], results
     report = audit_verify()
     assert report.problem is None
     assert report.events == threads * per_thread + 3

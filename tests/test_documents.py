@@ -17,11 +17,10 @@ from consent.services import (
     ConsentError,
     consent_answer_question,
     consent_ask_question,
-    consent_sign,
     consent_withdraw,
 )
 
-from .helpers import EXTRA, patient_actor, png_signature, ready_to_sign, surgeon_actor
+from .helpers import EXTRA, patient_actor, png_signature, ready_to_sign, sign, surgeon_actor
 from .test_patient_views import sign_in
 
 pytestmark = pytest.mark.usefixtures("library")
@@ -42,13 +41,7 @@ def signed_consent(surgeon, question=NASTY, slug="lumbar-fusion-l4-l5-s1"):
         text="A little, for a few days.",
         actor=surgeon_actor(surgeon),
     )
-    consent_sign(
-        consent=consent,
-        typed_name="Ada Lovelace",
-        statement_accepted=True,
-        drawn_png=png_signature(),
-        actor=patient_actor(),
-    )
+    sign(consent, png=png_signature())
     consent.refresh_from_db()
     return consent, issued
 
@@ -143,13 +136,7 @@ class TestSeal:
 
         monkeypatch.setattr(documents, "seal_pdf", broken)
         with pytest.raises(ConsentError, match="nothing was signed"):
-            consent_sign(
-                consent=consent,
-                typed_name="Ada Lovelace",
-                statement_accepted=True,
-                drawn_png=None,
-                actor=patient_actor(),
-            )
+            sign(consent)
         consent.refresh_from_db()
         assert consent.status == ConsentStatus.IN_REVIEW
         assert not SignedDocument.objects.exists()

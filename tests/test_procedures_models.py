@@ -1,22 +1,10 @@
 import pytest
 from django.db import IntegrityError, transaction
 
-from procedures.models import ConsentItem, Procedure, Severity
+from procedures.models import ConsentItem, Severity
 from procedures.services import procedure_refresh_revision
 
-
-def make_procedure(slug="demo", **fields) -> Procedure:
-    defaults = dict(
-        name="Demo operation",
-        site="L4-L5",
-        summary="A demo.",
-        what_happens="Things happen.",
-        benefits="Less pain.",
-        alternatives="Physical therapy.",
-        no_surgery="Pain may stay.",
-        recovery="Rest.",
-    )
-    return Procedure.objects.create(slug=slug, **{**defaults, **fields})
+from .helpers import make_procedure
 
 
 def add_item(procedure, order, title="Infection", severity=Severity.UNCOMMON) -> ConsentItem:

@@ -1,9 +1,8 @@
 import datetime
-import threading
 
 import pytest
 import time_machine
-from django.db import DatabaseError, connections, transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from consent.models import Consent, ConsentItemSnapshot, ConsentStatus, Patient, Question, Signature
@@ -14,24 +13,21 @@ from consent.services import (
     consent_ask_question,
     consent_reissue_link,
     consent_revoke,
-    consent_sign,
     consent_withdraw,
     names_match,
 )
 
-from .helpers import issue, patient_actor, png_signature, ready_to_sign, surgeon_actor
+from .helpers import (
+    issue,
+    patient_actor,
+    png_signature,
+    ready_to_sign,
+    run_concurrently,
+    sign,
+    surgeon_actor,
+)
 
 pytestmark = pytest.mark.usefixtures("library")
-
-
-def sign(consent, name="Ada Lovelace", png=None, accepted=True):
-    return consent_sign(
-        consent=consent,
-        typed_name=name,
-        statement_accepted=accepted,
-        drawn_png=png,
-        actor=patient_actor(),
-    )
 
 
 def snapshot(consent) -> list:
@@ -305,27 +301,15 @@ class TestWithdraw:
 def test_concurrent_sign_requests_make_exactly_one_signature(surgeon, library):
     """Two tabs, a double click, two app servers: several sign requests at the same moment."""
     consent, _ = ready_to_sign(surgeon)
-    threads = 6
-    barrier = threading.Barrier(threads)
-    results: list[str] = []
 
-    def worker():
+    def attempt():
         try:
-            barrier.wait()
             sign(Consent.objects.get(pk=consent.pk))
-            results.append("signed")
         except ConsentError as exc:
-            results.append(f"refused: {exc}")
-        except Exception as exc:
-            results.append(f"error: {exc!r}")
-        finally:
-            connections.close_all()
+            return f"refused: {exc}"
+        return "signed"
 
-    pool = [threading.Thread(target=worker) for _ in range(threads)]
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join()
+    results = [r if isinstance(r, str) else f"error: {r!r}" for r in run_concurrently(attempt, 6)]
 
     assert results.count("signed") == 1, results
     assert all(

@@ -1,32 +1,12 @@
-import datetime
-
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
 from consent.models import Consent, ConsentStatus
 from procedures.models import Procedure
 
-from .helpers import issue
+from .helpers import issue, issue_form_data
 
 pytestmark = pytest.mark.usefixtures("library")
-
-
-def form_data(procedure: Procedure, **overrides) -> dict:
-    data = {
-        "full_name": "  Grace   Hopper ",
-        "date_of_birth": "1956-12-09",
-        "hospital_number": "H-77",
-        "email": "",
-        "planned_date": (timezone.localdate() + datetime.timedelta(days=10)).isoformat(),
-        "extra-TOTAL_FORMS": "2",
-        "extra-INITIAL_FORMS": "0",
-        "extra-MIN_NUM_FORMS": "0",
-        "extra-MAX_NUM_FORMS": "20",
-    }
-    for item in procedure.items.all():
-        data[f"na_reason_{item.pk}"] = ""
-    return {**data, **overrides}
 
 
 class TestIssueConsent:
@@ -41,7 +21,7 @@ class TestIssueConsent:
         client.force_login(surgeon)
         procedure = Procedure.objects.get(slug="lumbar-rhizotomy")
         skipped = procedure.items.get(title="Risks of the anaesthetic")
-        data = form_data(
+        data = issue_form_data(
             procedure,
             **{
                 f"na_{skipped.pk}": "on",
@@ -74,7 +54,7 @@ class TestIssueConsent:
         client.force_login(surgeon)
         procedure = Procedure.objects.get(slug="lumbar-rhizotomy")
         item = procedure.items.first()
-        data = form_data(
+        data = issue_form_data(
             procedure,
             full_name="",
             planned_date="2000-01-01",

@@ -18,12 +18,11 @@ from consent.services import (
     consent_ask_question,
     consent_reissue_link,
     consent_revoke,
-    consent_sign,
     consent_withdraw,
 )
 
 from .conftest import PASSWORD
-from .helpers import issue, patient_actor, ready_to_sign, surgeon_actor
+from .helpers import issue, issue_form_data, patient_actor, ready_to_sign, sign, surgeon_actor
 
 pytestmark = pytest.mark.usefixtures("library")
 
@@ -88,13 +87,7 @@ class TestDashboard:
     def test_signed_this_week_counts_only_consents_still_signed(self, client, surgeon):
         for name in ("Kept Patient", "Withdrawn Patient"):
             consent, _ = ready_to_sign(surgeon, full_name=name)
-            consent_sign(
-                consent=consent,
-                typed_name=name,
-                statement_accepted=True,
-                drawn_png=None,
-                actor=patient_actor(),
-            )
+            sign(consent, name=name)
         consent_withdraw(consent=consent, reason="", actor=patient_actor())
         client.force_login(surgeon)
         assert "1 signed this week" in client.get(reverse("home")).text
@@ -232,13 +225,7 @@ class TestTeamsAndActions:
             consent_acknowledge_item(
                 consent=consent, item_id=item.pk, acknowledged=True, actor=patient_actor()
             )
-        consent_sign(
-            consent=consent,
-            typed_name="Shared Patient",
-            statement_accepted=True,
-            drawn_png=None,
-            actor=patient_actor(),
-        )
+        sign(consent, name="Shared Patient")
         client.force_login(colleague)
         assert client.get(reverse("consent_document", args=[consent.pk])).status_code == 200
         client.force_login(outsider)
@@ -256,13 +243,7 @@ class TestTeamsAndActions:
 
     def test_revoking_a_signed_consent_is_refused(self, surgeon):
         consent, _ = ready_to_sign(surgeon)
-        consent_sign(
-            consent=consent,
-            typed_name="Ada Lovelace",
-            statement_accepted=True,
-            drawn_png=None,
-            actor=patient_actor(),
-        )
+        sign(consent)
         with pytest.raises(ConsentError, match="signed consent cannot be revoked"):
             consent_revoke(consent=consent, actor=surgeon_actor(surgeon), reason="x")
 
@@ -290,15 +271,9 @@ class TestEmail:
 
         procedure = Procedure.objects.get(slug="lumbar-rhizotomy")
         client.force_login(surgeon)
-        data = {
-            "full_name": "Grace Hopper",
-            "date_of_birth": "1956-12-09",
-            "email": "grace@example.org",
-            "email_patient": "on",
-            "planned_date": (timezone.localdate() + datetime.timedelta(days=10)).isoformat(),
-            "extra-TOTAL_FORMS": "0",
-            "extra-INITIAL_FORMS": "0",
-        }
+        data = issue_form_data(
+            procedure, email="grace@example.org", email_patient="on", **{"extra-TOTAL_FORMS": "0"}
+        )
         with django_capture_on_commit_callbacks(execute=True):
             response = client.post(
                 reverse("consent_new_for", args=[procedure.slug]), data, follow=True
@@ -317,14 +292,8 @@ class TestEmail:
         from procedures.models import Procedure
 
         client.force_login(surgeon)
-        data = {
-            "full_name": "Grace Hopper",
-            "date_of_birth": "1956-12-09",
-            "email_patient": "on",
-            "planned_date": (timezone.localdate() + datetime.timedelta(days=10)).isoformat(),
-            "extra-TOTAL_FORMS": "0",
-            "extra-INITIAL_FORMS": "0",
-        }
+        procedure = Procedure.objects.get(slug="lumbar-rhizotomy")
+        data = issue_form_data(procedure, email_patient="on", **{"extra-TOTAL_FORMS": "0"})
         page = client.post(reverse("consent_new_for", args=["lumbar-rhizotomy"]), data)
         assert "Give the patient&#x27;s email address" in page.text
         assert not Consent.objects.exists()
@@ -347,13 +316,7 @@ class TestEmail:
             consent=consent, question_id=q.pk, text="Yes.", actor=surgeon_actor(surgeon)
         )
         with django_capture_on_commit_callbacks(execute=True):
-            consent_sign(
-                consent=consent,
-                typed_name="Ada Lovelace",
-                statement_accepted=True,
-                drawn_png=None,
-                actor=patient_actor(),
-            )
+            sign(consent)
         with django_capture_on_commit_callbacks(execute=True):
             consent_withdraw(consent=consent, reason="Private reason", actor=patient_actor())
         subjects = [m.subject for m in mail.outbox]
@@ -379,13 +342,7 @@ class TestEmail:
             documents.seal_pdf = lambda pdf: (_ for _ in ()).throw(documents.DocumentError("x"))
             try:
                 with pytest.raises(ConsentError):
-                    consent_sign(
-                        consent=consent,
-                        typed_name="Ada Lovelace",
-                        statement_accepted=True,
-                        drawn_png=None,
-                        actor=patient_actor(),
-                    )
+                    sign(consent)
             finally:
                 documents.seal_pdf = original
         assert callbacks == [] and mail.outbox == []

@@ -5,9 +5,9 @@ import pytest
 from playwright.sync_api import expect
 
 from consent.documents import read_document
-from consent.services import consent_ask_question, consent_sign
+from consent.services import consent_ask_question
 from tests.conftest import PASSWORD
-from tests.helpers import patient_actor, ready_to_sign
+from tests.helpers import patient_actor, ready_to_sign, sign
 
 pytestmark = pytest.mark.usefixtures("e2e_library")
 
@@ -21,13 +21,7 @@ def test_the_surgeons_day(browser, live_server, surgeon):
         actor=patient_actor(),
     )
     signed, _ = ready_to_sign(surgeon, full_name="Rosalind Franklin")
-    consent_sign(
-        consent=signed,
-        typed_name="Rosalind Franklin",
-        statement_accepted=True,
-        drawn_png=None,
-        actor=patient_actor(),
-    )
+    sign(signed, name="Rosalind Franklin")
 
     context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     page = context.new_page()
