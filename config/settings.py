@@ -164,7 +164,7 @@ AXES_COOLOFF_TIME = env_int("LOGIN_LOCKOUT_MINUTES", 30) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-AXES_CLIENT_IP_CALLABLE = "consent.services.client_ip"
+AXES_CLIENT_IP_CALLABLE = "consent.actors.client_ip"
 AXES_VERBOSE = False
 # Sessions end after this many minutes without a request (each request renews them).
 SESSION_COOKIE_AGE = env_int("SESSION_IDLE_MINUTES", 60) * 60

@@ -13,20 +13,18 @@ from enum import StrEnum
 
 from django.conf import settings
 from django.db import transaction
-from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.text import slugify
 
 from procedures.models import PROCEDURE_TEXT_FIELDS, Procedure, Severity
 
 from . import notify
+from .actors import Actor
+from .audit import audit_append
 from .documents import DocumentError, make_document, read_document
 from .models import (
     OPEN_STATES,
     REISSUABLE_STATES,
-    ActorType,
-    AuditChainHead,
-    AuditEvent,
     Consent,
     ConsentItemSnapshot,
     ConsentStatus,
@@ -43,155 +41,11 @@ from .models import (
 )
 from .signature_image import SignatureImageError, check_png
 
-GENESIS_HASH = "0" * 64
 logger = logging.getLogger(__name__)
 
 
 class ConsentError(Exception):
     """A refused change. The message is plain words, fit to show to the person who asked."""
-
-
-# --- who is acting -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Actor:
-    type: str
-    label: str
-    user: object | None = None
-    ip_address: str | None = None
-    user_agent: str = ""
-
-    @classmethod
-    def system(cls) -> "Actor":
-        return cls(type=ActorType.SYSTEM, label="system")
-
-    @classmethod
-    def surgeon(cls, request: HttpRequest) -> "Actor":
-        user = request.user
-        return cls(
-            type=ActorType.SURGEON,
-            label=user.get_username(),
-            user=user,
-            **_client(request),
-        )
-
-    @classmethod
-    def patient(cls, request: HttpRequest) -> "Actor":
-        return cls(type=ActorType.PATIENT, label="patient", **_client(request))
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    """The client's address: REMOTE_ADDR, or the address our trusted proxies saw.
-
-    Also used by django-axes, so lock-outs and the audit log agree on who the client is.
-    """
-    ip = request.META.get("REMOTE_ADDR")
-    proxies = settings.TRUSTED_PROXY_COUNT
-    forwarded = [p.strip() for p in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-    if proxies and len(forwarded) >= proxies and forwarded[-proxies]:
-        ip = forwarded[-proxies]
-    return ip or None
-
-
-def _client(request: HttpRequest) -> dict:
-    return {
-        "ip_address": client_ip(request),
-        "user_agent": request.META.get("HTTP_USER_AGENT", "")[:500],
-    }
-
-
-# --- the audit chain ------------------------------------------------------------------------
-
-
-def audit_append(
-    *, actor: Actor, action: str, consent: Consent | None = None, details: dict | None = None
-) -> AuditEvent:
-    """Append one event to the hash chain.
-
-    The chain head row is locked for the append, so concurrent writers (threads, processes,
-    app servers) queue up and the chain stays one line; the unique prev_hash is the backstop.
-    """
-    with transaction.atomic():
-        head = AuditChainHead.objects.select_for_update().filter(pk=1).first()
-        if head is None:
-            head = _recreate_head()
-        event = AuditEvent(
-            sequence=head.last_sequence + 1,
-            consent=consent,
-            actor_type=actor.type,
-            actor_user=actor.user,
-            actor_label=actor.label,
-            action=action,
-            details=details or {},
-            ip_address=actor.ip_address,
-            user_agent=actor.user_agent,
-            created_at=timezone.now(),
-            prev_hash=head.last_hash,
-        )
-        event.hash = event.compute_hash()
-        event.save(force_insert=True)
-        head.last_sequence, head.last_hash = event.sequence, event.hash
-        head.save(update_fields=["last_sequence", "last_hash"])
-    return event
-
-
-def _recreate_head() -> AuditChainHead:
-    """The migration creates the head row; only an emptied table (a test flush) lacks it.
-
-    Recreate it at the chain's end. Concurrent callers race on the primary key: one inserts,
-    the others wait for it, then lock the row it made.
-    """
-    last = AuditEvent.objects.order_by("-sequence").first()
-    AuditChainHead.objects.get_or_create(
-        pk=1,
-        defaults={
-            "last_sequence": last.sequence if last else 0,
-            "last_hash": last.hash if last else GENESIS_HASH,
-        },
-    )
-    return AuditChainHead.objects.select_for_update().get(pk=1)
-
-
-@dataclass
-class ChainReport:
-    events: int = 0
-    problem: str | None = None
-
-
-def audit_verify() -> ChainReport:
-    """Walk the chain from the start and name the first broken link, if any."""
-    report = ChainReport()
-    expected_prev = GENESIS_HASH
-    expected_sequence = 1
-    for event in AuditEvent.objects.order_by("sequence").iterator(chunk_size=2000):
-        where = f"event #{event.sequence} ({event.action}, id {event.pk})"
-        if event.sequence != expected_sequence:
-            report.problem = (
-                f"event #{expected_sequence} is missing (deleted?): the next one found is {where}"
-            )
-            return report
-        if event.prev_hash != expected_prev:
-            report.problem = f"{where} does not follow on from event #{expected_sequence - 1}"
-            return report
-        if event.compute_hash() != event.hash:
-            report.problem = f"{where} does not match its hash: it was changed after it was written"
-            return report
-        expected_prev = event.hash
-        expected_sequence += 1
-        report.events += 1
-    head = AuditChainHead.objects.filter(pk=1).first()
-    if head is None and report.events:
-        report.problem = "the chain head row is missing: it was deleted"
-    elif head is not None and (head.last_sequence, head.last_hash) != (
-        expected_sequence - 1,
-        expected_prev,
-    ):
-        report.problem = (
-            f"the chain ends at event #{expected_sequence - 1} but {head.last_sequence} "
-            "were written: the latest events were deleted"
-        )
-    return report
 
 
 # --- issuing --------------------------------------------------------------------------------
@@ -397,12 +251,42 @@ def _lock(consent: Consent) -> Consent:
     return Consent.objects.select_for_update().get(pk=consent.pk)
 
 
+# Every status change there is, and the one service that makes each. Nothing else changes a
+# status: _set_status refuses any move that is not in this table.
+TRANSITIONS: dict[tuple[str, str], str] = {
+    (ConsentStatus.ISSUED, ConsentStatus.IN_REVIEW): "link_verify_identity",
+    (ConsentStatus.ISSUED, ConsentStatus.REVOKED): "consent_revoke",
+    (ConsentStatus.IN_REVIEW, ConsentStatus.REVOKED): "consent_revoke",
+    (ConsentStatus.ISSUED, ConsentStatus.EXPIRED): "consent_expire",
+    (ConsentStatus.IN_REVIEW, ConsentStatus.EXPIRED): "consent_expire",
+    (ConsentStatus.IN_REVIEW, ConsentStatus.SIGNED): "consent_sign",
+    (ConsentStatus.IN_REVIEW, ConsentStatus.WITHDRAWN): "consent_withdraw",
+    (ConsentStatus.SIGNED, ConsentStatus.WITHDRAWN): "consent_withdraw",
+}
+
+
+def allowed_from(status: str) -> set[str]:
+    """The statuses a consent in `status` may move to."""
+    return {to for (frm, to) in TRANSITIONS if frm == status}
+
+
 def _set_status(consent: Consent, status: str, **fields) -> None:
+    if (consent.status, status) not in TRANSITIONS:
+        raise ConsentError(
+            f"A consent cannot go from {consent.get_status_display().lower()} to "
+            f"{ConsentStatus(status).label.lower()}."
+        )
     consent.status = status
     consent.updated_at = timezone.now()
     for key, value in fields.items():
         setattr(consent, key, value)
     consent.save(update_fields=["status", "updated_at", *fields])
+
+
+def _touch(consent: Consent) -> None:
+    """Mark a change within the same status (a tick, a question, an answer)."""
+    consent.updated_at = timezone.now()
+    consent.save(update_fields=["updated_at"])
 
 
 def consent_reissue_link(*, consent: Consent, actor: Actor) -> IssuedLink:
@@ -603,7 +487,7 @@ def _set_acknowledgment(
         return  # already so: keep the time of the first tick
     item.acknowledged_at = timezone.now() if acknowledged else None
     item.save(update_fields=["acknowledged_at"])
-    _set_status(consent, consent.status)
+    _touch(consent)
     audit_append(
         actor=actor,
         action="item_acknowledged" if acknowledged else "item_unacknowledged",
@@ -644,7 +528,7 @@ def consent_ask_question(*, consent: Consent, item_id: int, text: str, actor: Ac
         if item is None:
             raise ConsentError("That risk is not part of this consent.")
         question = Question.objects.create(consent=consent, item=item, text=text)
-        _set_status(consent, consent.status)
+        _touch(consent)
         audit_append(
             actor=actor,
             action="question_asked",
@@ -680,7 +564,7 @@ def consent_answer_question(
         question.answered_by = actor.user
         question.answered_at = timezone.now()
         question.save(update_fields=["answer", "answered_by", "answered_at"])
-        _set_status(consent, consent.status)
+        _touch(consent)
         audit_append(
             actor=actor,
             action="question_answered",

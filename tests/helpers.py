@@ -2,7 +2,8 @@ import datetime
 
 from django.utils import timezone
 
-from consent.services import Actor, ExtraRisk, PatientDetails, consent_issue
+from consent.actors import Actor
+from consent.services import ExtraRisk, PatientDetails, consent_issue
 from procedures.models import ConsentItem, Procedure, Severity
 
 DOB = datetime.date(1964, 3, 27)

@@ -6,8 +6,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
 
+from consent.actors import Actor
+from consent.audit import audit_append, audit_verify
 from consent.models import AuditChainHead, AuditEvent
-from consent.services import Actor, audit_append, audit_verify
 
 from .helpers import run_concurrently
 

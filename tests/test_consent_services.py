@@ -347,3 +347,36 @@ class TestRevokeAndExpire:
         assert AuditEvent.objects.filter(
             consent=consent, action="consent_expired", actor_type="system"
         ).exists()
+
+
+class TestTransitionTable:
+    """The table in services is the only way a status changes."""
+
+    def test_it_names_a_service_for_every_move(self):
+        from consent.services import TRANSITIONS
+
+        assert set(TRANSITIONS.values()) == {
+            "link_verify_identity",
+            "consent_revoke",
+            "consent_expire",
+            "consent_sign",
+            "consent_withdraw",
+        }
+
+    def test_closed_states_go_nowhere(self):
+        from consent.models import ConsentStatus
+        from consent.services import allowed_from
+
+        for status in (ConsentStatus.REVOKED, ConsentStatus.EXPIRED, ConsentStatus.WITHDRAWN):
+            assert allowed_from(status) == set()
+        assert allowed_from(ConsentStatus.SIGNED) == {ConsentStatus.WITHDRAWN}
+
+    def test_a_move_outside_the_table_is_refused(self, surgeon, library):
+        from consent.models import ConsentStatus
+        from consent.services import ConsentError, _set_status
+
+        consent, _ = issue(surgeon)
+        with pytest.raises(ConsentError, match="cannot go from issued to signed"):
+            _set_status(consent, ConsentStatus.SIGNED)
+        consent.refresh_from_db()
+        assert consent.status == ConsentStatus.ISSUED

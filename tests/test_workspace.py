@@ -404,7 +404,7 @@ class TestSeedDemo:
         signed = Consent.objects.filter(status=ConsentStatus.SIGNED, document__isnull=False)
         assert signed.exists()
         assert "Try the patient side" in out.getvalue()
-        from consent.services import audit_verify
+        from consent.audit import audit_verify
 
         assert audit_verify().problem is None
         call_command("seed_demo", stdout=out)

@@ -12,9 +12,9 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import Image, ImageDraw
 
+from consent.actors import Actor
 from consent.models import ActorType, Consent, Team
 from consent.services import (
-    Actor,
     ExtraRisk,
     PatientDetails,
     consent_acknowledge_item,

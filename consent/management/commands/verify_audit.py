@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from consent.services import audit_verify
+from consent.audit import audit_verify
 
 
 class Command(BaseCommand):

@@ -1,0 +1,315 @@
+"""The patient's pages: the private link and identity check, then (in a session bound to
+that link, with no token in the URL) the overview, the risks, review and signing, withdrawal
+and their copy of the signed PDF."""
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from .. import patient_session
+from ..actors import Actor
+from ..forms import DateOfBirthForm, SignForm, WithdrawForm
+from ..models import Consent, ConsentStatus
+from ..patient_session import patient_required
+from ..services import (
+    QUESTION_MAX_LENGTH,
+    ConsentError,
+    LinkState,
+    consent_acknowledge_item,
+    consent_ask_question,
+    consent_expire,
+    consent_set_acknowledgments,
+    consent_sign,
+    consent_statement,
+    consent_withdraw,
+    link_find,
+    link_state,
+    link_verify_identity,
+    unacknowledged_items,
+)
+from ..signature_image import SignatureImageError, from_data_url
+from .common import pdf_response
+
+PATIENT_STEPS = ["About your operation", "Risks", "Review and sign"]
+
+
+def _step(number: int) -> dict:
+    return {"step": number, "steps": len(PATIENT_STEPS), "step_title": PATIENT_STEPS[number - 1]}
+
+
+@never_cache
+def patient_link(request: HttpRequest, token: str) -> HttpResponse:
+    """The private link: check the date of birth, then continue without the token in the URL."""
+    link = link_find(token)
+    state = link_state(link)
+    if state != LinkState.OK:
+        return patient_session.link_problem(request, state)
+    if patient_session.current_link_id(request) == link.pk:
+        return redirect("patient_start")  # this browser already proved who it is
+
+    form = DateOfBirthForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        result = link_verify_identity(
+            link=link,
+            date_of_birth=form.cleaned_data["date_of_birth"],
+            actor=Actor.patient(request),
+        )
+        if result.confirmed:
+            patient_session.start(request, link)
+            return redirect("patient_start")
+        if result.state != LinkState.OK:
+            return patient_session.link_problem(request, result.state)
+        left = result.attempts_left
+        form.add_error(
+            None,
+            "That date of birth does not match our records. "
+            f"You have {left} {'try' if left == 1 else 'tries'} left.",
+        )
+    return render(
+        request,
+        "consent/patient/identity.html",
+        {"form": form, "procedure_name": link.consent.procedure_name},
+        status=400 if form.errors else 200,
+    )
+
+
+def _closed_response(request: HttpRequest, consent: Consent) -> HttpResponse | None:
+    """Send the patient to the right place when the consent is no longer open for review."""
+    if consent.is_open and consent.planned_date < timezone.localdate():
+        consent_expire(consent=consent, actor=Actor.system())
+        patient_session.end(request)
+        return patient_session.link_problem(request, LinkState.CLOSED)
+    if consent.status in (ConsentStatus.SIGNED, ConsentStatus.WITHDRAWN):
+        return redirect("patient_done")
+    return None
+
+
+@never_cache
+@patient_required
+def patient_start(request: HttpRequest) -> HttpResponse:
+    consent = request.consent
+    if closed := _closed_response(request, consent):
+        return closed
+    return render(request, "consent/patient/overview.html", {"consent": consent, **_step(1)})
+
+
+@never_cache
+@patient_required
+def patient_risks(request: HttpRequest) -> HttpResponse:
+    consent = request.consent
+    if closed := _closed_response(request, consent):
+        return closed
+    missing = []
+    if request.method == "POST":
+        shown = {int(pk) for pk in request.POST.getlist("shown") if pk.isdigit()}
+        ticked = {int(pk) for pk in request.POST.getlist("acknowledged") if pk.isdigit()}
+        try:
+            consent_set_acknowledgments(
+                consent=consent,
+                ticks={pk: pk in ticked for pk in shown},
+                actor=Actor.patient(request),
+            )
+        except ConsentError as exc:
+            messages.error(request, str(exc))
+            return redirect("patient_risks")
+        if request.POST.get("action") == "continue":
+            missing = unacknowledged_items(consent)
+            if not missing:
+                return redirect("patient_review")
+        else:
+            messages.success(request, "Your progress is saved.")
+            return redirect("patient_risks")
+    return _render_risks(request, consent, missing=missing)
+
+
+def _render_risks(request, consent, *, missing=(), question_error=None) -> HttpResponse:
+    """The risks page. question_error: (item id, message, the text the patient wrote)."""
+    items = list(consent.items.prefetch_related("questions"))
+    return render(
+        request,
+        "consent/patient/risks.html",
+        {
+            "consent": consent,
+            "items": [i for i in items if not i.not_applicable],
+            "not_applicable": [i for i in items if i.not_applicable],
+            "missing": missing,
+            "done": sum(1 for i in items if i.needs_acknowledgment and i.acknowledged_at),
+            "total": sum(1 for i in items if i.needs_acknowledgment),
+            "question_error": question_error,
+            "question_max_length": QUESTION_MAX_LENGTH,
+            **_step(2),
+        },
+        status=400 if missing or question_error else 200,
+    )
+
+
+@never_cache
+@require_POST
+@patient_required
+def patient_acknowledge(request: HttpRequest, item_id: int) -> HttpResponse:
+    """Save one tick at once (called by the page's script; works as a plain form post too)."""
+    wants_json = request.headers.get("Accept") == "application/json"
+    acknowledged = request.POST.get("acknowledged") in {"1", "true", "on"}
+    try:
+        item = consent_acknowledge_item(
+            consent=request.consent,
+            item_id=item_id,
+            acknowledged=acknowledged,
+            actor=Actor.patient(request),
+        )
+    except ConsentError as exc:
+        if wants_json:
+            return JsonResponse({"error": str(exc)}, status=409)
+        messages.error(request, str(exc))
+        return redirect("patient_risks")
+    if wants_json:
+        at = item.acknowledged_at
+        return JsonResponse(
+            {
+                "item": item.pk,
+                "acknowledged": at is not None,
+                "acknowledged_at": at and at.isoformat(),
+            }
+        )
+    return redirect(f"{reverse('patient_risks')}#item-{item.pk}")
+
+
+@never_cache
+@require_POST
+@patient_required
+def patient_question(request: HttpRequest, item_id: int) -> HttpResponse:
+    consent = request.consent
+    if closed := _closed_response(request, consent):
+        return closed
+    text = request.POST.get("question", "")
+    try:
+        consent_ask_question(
+            consent=consent, item_id=item_id, text=text, actor=Actor.patient(request)
+        )
+    except ConsentError as exc:
+        return _render_risks(request, consent, question_error=(item_id, str(exc), text))
+    messages.success(
+        request, "Your question was sent. The surgeon's team will answer it here, beside the risk."
+    )
+    return redirect(f"{reverse('patient_risks')}#item-{item_id}")
+
+
+@never_cache
+@patient_required
+def patient_review(request: HttpRequest) -> HttpResponse:
+    consent = request.consent
+    if closed := _closed_response(request, consent):
+        return closed
+    items = list(consent.items.prefetch_related("questions"))
+    if unacknowledged_items(consent, items):
+        messages.error(request, "Please tick every risk before you go on.")
+        return redirect("patient_risks")
+    return _render_review(request, consent, items, SignForm(statement=consent_statement(consent)))
+
+
+def _render_review(request, consent, items, form, status=200) -> HttpResponse:
+    open_questions = [q for item in items for q in item.questions.all() if not q.is_answered]
+    return render(
+        request,
+        "consent/patient/review.html",
+        {
+            "consent": consent,
+            "items": items,
+            "open_questions": open_questions,
+            "form": form,
+            **_step(3),
+        },
+        status=status,
+    )
+
+
+@never_cache
+@require_POST
+@patient_required
+def patient_sign(request: HttpRequest) -> HttpResponse:
+    consent = request.consent
+    if closed := _closed_response(request, consent):
+        return closed
+    form = SignForm(request.POST, statement=consent_statement(consent))
+    if form.is_valid():
+        drawn = form.cleaned_data["signature"]
+        try:
+            consent_sign(
+                consent=consent,
+                typed_name=form.cleaned_data["typed_name"],
+                statement_accepted=form.cleaned_data["statement"],
+                drawn_png=from_data_url(drawn) if drawn else None,
+                actor=Actor.patient(request),
+            )
+        except (ConsentError, SignatureImageError) as exc:
+            form.add_error(None, str(exc))
+        else:
+            return redirect("patient_done")
+    consent.refresh_from_db()
+    if consent.status == ConsentStatus.SIGNED:  # signed meanwhile, in another tab
+        messages.info(request, "This consent has already been signed.")
+        return redirect("patient_done")
+    items = list(consent.items.prefetch_related("questions"))
+    return _render_review(request, consent, items, form, status=400)
+
+
+def _can_withdraw(consent: Consent) -> bool:
+    return (
+        consent.status in (ConsentStatus.IN_REVIEW, ConsentStatus.SIGNED)
+        and consent.planned_date >= timezone.localdate()
+    )
+
+
+@never_cache
+@patient_required
+def patient_done(request: HttpRequest) -> HttpResponse:
+    consent = request.consent
+    if consent.is_open:
+        return redirect("patient_start")
+    return render(
+        request,
+        "consent/patient/done.html",
+        {
+            "consent": consent,
+            "signature": consent.signatures.defer("image_png").first(),
+            "has_document": hasattr(consent, "document"),
+            "can_withdraw": _can_withdraw(consent),
+        },
+    )
+
+
+@never_cache
+@patient_required
+def patient_withdraw(request: HttpRequest) -> HttpResponse:
+    consent = request.consent
+    form = WithdrawForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            consent_withdraw(
+                consent=consent, reason=form.cleaned_data["reason"], actor=Actor.patient(request)
+            )
+        except ConsentError as exc:
+            form.add_error(None, str(exc))
+        else:
+            return redirect("patient_done")
+    return render(
+        request,
+        "consent/patient/withdraw.html",
+        {"consent": consent, "form": form, "can_withdraw": _can_withdraw(consent)},
+        status=400 if form.errors else 200,
+    )
+
+
+@patient_required
+def patient_document(request: HttpRequest) -> HttpResponse:
+    """The patient's own copy of the signed PDF."""
+    return pdf_response(request.consent, Actor.patient(request))
+
+
+def patient_sign_out(request: HttpRequest) -> HttpResponse:
+    patient_session.end(request)
+    return render(request, "consent/patient/signed_out.html")

@@ -1,0 +1,269 @@
+"""The signed-in surgeon's pages: dashboard, issuing, a consent's page, answers, downloads."""
+
+import datetime
+
+import segno
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.sessions.models import Session
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from procedures.models import Procedure
+
+from ..actors import Actor
+from ..audit import audit_append
+from ..forms import AnswerForm, ConsentIssueForm, DashboardForm, ExtraRiskFormSet, RevokeForm
+from ..models import OPEN_STATES, REISSUABLE_STATES, Consent, ConsentStatus, SurgeonSession
+from ..services import (
+    ConsentError,
+    IssuedLink,
+    consent_answer_question,
+    consent_email_link,
+    consent_issue,
+    consent_reissue_link,
+    consent_revoke,
+)
+from .common import pdf_response
+
+NEW_LINK_SESSION_KEY = "new_patient_link"
+# Unsigned consents planned within this many days stand out on the dashboard.
+SOON_DAYS = 7
+
+
+# --- surgeon side ---------------------------------------------------------------------------
+
+
+def _get_consent_for_user(request: HttpRequest, pk: int) -> Consent:
+    """The consent if this user may see it; 404 for anyone else's, never 403."""
+    return get_object_or_404(
+        Consent.objects.for_surgeon(request.user).select_related("patient", "surgeon"), pk=pk
+    )
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """The surgeon's dashboard: their consents, pending work first."""
+    form = DashboardForm(request.GET or None)
+    options = form.values()
+    visible = Consent.objects.for_surgeon(request.user)
+    consents = visible.select_related("patient", "surgeon").with_open_question_count()
+    if options["status"] == DashboardForm.WAITING:
+        consents = consents.waiting_for_answer()
+    elif options["status"]:
+        consents = consents.filter(status=options["status"])
+    if options["q"]:
+        consents = consents.search(options["q"])
+    page = Paginator(consents.order_by(options["order_by"], "pk"), options["per_page"]).get_page(
+        request.GET.get("page")
+    )
+    counts = visible.status_counts()
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "consent/dashboard.html",
+        {
+            "form": form,
+            "page": page,
+            "counts": counts,
+            "statuses": [(s.value, s.label, counts[s.value]) for s in ConsentStatus],
+            "soon": timezone.localdate() + datetime.timedelta(days=SOON_DAYS),
+            "open_states": [s.value for s in OPEN_STATES],
+            "query": query.urlencode(),
+            "filtered": any(options[k] for k in ("status", "q")),
+        },
+    )
+
+
+@login_required
+def library(request: HttpRequest) -> HttpResponse:
+    procedures = Procedure.objects.active().prefetch_related("items")
+    return render(request, "consent/library.html", {"procedures": procedures})
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login, remembering the session so that 'sign out everywhere' can end it."""
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        SurgeonSession.objects.get_or_create(
+            session_key=self.request.session.session_key, defaults={"user": form.get_user()}
+        )
+        return response
+
+
+@login_required
+@require_POST
+def sign_out_everywhere(request: HttpRequest) -> HttpResponse:
+    """End every session of this user, on every device and app server."""
+    user = request.user
+    keys = list(user.consent_sessions.values_list("session_key", flat=True))
+    Session.objects.filter(session_key__in=[*keys, request.session.session_key]).delete()
+    user.consent_sessions.all().delete()
+    audit_append(actor=Actor.surgeon(request), action="signed_out_everywhere")
+    logout(request)
+    messages.success(request, "You are signed out on every device.")
+    return redirect("login")
+
+
+@login_required
+@permission_required("consent.add_consent", raise_exception=True)
+def consent_new(request: HttpRequest, slug: str | None = None) -> HttpResponse:
+    if slug is None:
+        procedures = Procedure.objects.active()
+        return render(request, "consent/consent_choose_procedure.html", {"procedures": procedures})
+    procedure = get_object_or_404(Procedure.objects.active().prefetch_related("items"), slug=slug)
+    form = ConsentIssueForm(request.POST or None, procedure=procedure, user=request.user)
+    extras = ExtraRiskFormSet(request.POST or None, prefix="extra")
+    if request.method == "POST" and form.is_valid() and extras.is_valid():
+        try:
+            consent, issued = consent_issue(
+                actor=Actor.surgeon(request),
+                patient=form.patient_details(),
+                procedure=procedure,
+                planned_date=form.cleaned_data["planned_date"],
+                extra_risks=[risk for f in extras if (risk := f.risk())],
+                not_applicable=form.not_applicable(),
+                team=form.cleaned_data["team"],
+                email_patient=form.cleaned_data["email_patient"],
+            )
+        except ConsentError as exc:
+            form.add_error(None, str(exc))
+        else:
+            emailed = _hand_out_link(request, consent, issued)
+            messages.success(
+                request,
+                f"Consent issued for {consent.patient.full_name}."
+                + (" The link was emailed to the patient." if emailed else ""),
+            )
+            return redirect("consent_detail", pk=consent.pk)
+    return render(
+        request,
+        "consent/consent_new.html",
+        {"procedure": procedure, "form": form, "extras": extras},
+    )
+
+
+def _hand_out_link(request: HttpRequest, consent: Consent, issued: IssuedLink) -> bool:
+    """Show a new link once on the consent page, and email it if the consent asks for that.
+
+    The raw token exists only here and in a one-time session entry (the database keeps its
+    hash); the consent page pops the entry, so the link is shown once. Returns True if emailed.
+    """
+    request.session[NEW_LINK_SESSION_KEY] = {"consent": consent.pk, "token": issued.token}
+    return consent_email_link(
+        consent=consent,
+        issued=issued,
+        url=request.build_absolute_uri(reverse("patient_link", args=[issued.token])),
+        actor=Actor.surgeon(request),
+    )
+
+
+def _pop_new_link(request: HttpRequest, consent: Consent) -> dict | None:
+    data = request.session.get(NEW_LINK_SESSION_KEY)
+    if not data or data["consent"] != consent.pk:
+        return None
+    del request.session[NEW_LINK_SESSION_KEY]
+    url = request.build_absolute_uri(reverse("patient_link", args=[data["token"]]))
+    qr_svg = segno.make(url, error="m").svg_inline(scale=4, title="QR code of the patient's link")
+    return {"url": url, "qr_svg": qr_svg}
+
+
+@never_cache
+@login_required
+def consent_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    consent = _get_consent_for_user(request, pk)
+    items = list(consent.items.prefetch_related("questions__answered_by"))
+    return render(
+        request,
+        "consent/consent_detail.html",
+        {
+            "consent": consent,
+            "items": items,
+            "questions": [q for item in items for q in item.questions.all()],
+            "answer_form": AnswerForm(),
+            "signature": consent.signatures.defer("image_png").first(),
+            "document": getattr(consent, "document", None),
+            "new_link": _pop_new_link(request, consent),
+            "live_link": consent.links.filter(ended_at__isnull=True).first(),
+            "events": consent.audit_events.all(),
+            "revoke_form": RevokeForm(),
+            "can_manage": consent.can_manage(request.user),
+            "can_revoke": consent.is_open and consent.can_manage(request.user),
+            "can_reissue": consent.status in REISSUABLE_STATES and consent.can_manage(request.user),
+        },
+    )
+
+
+@login_required
+@require_POST
+def consent_reissue(request: HttpRequest, pk: int) -> HttpResponse:
+    consent = _get_consent_for_user(request, pk)
+    try:
+        issued = consent_reissue_link(consent=consent, actor=Actor.surgeon(request))
+    except ConsentError as exc:
+        messages.error(request, str(exc))
+    else:
+        emailed = _hand_out_link(request, consent, issued)
+        messages.success(
+            request,
+            "A new link was made. The old link no longer works."
+            + (" The new link was emailed to the patient." if emailed else ""),
+        )
+    return redirect("consent_detail", pk=consent.pk)
+
+
+@login_required
+@require_POST
+def consent_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
+    consent = _get_consent_for_user(request, pk)
+    form = RevokeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give a reason for revoking this consent.")
+        return redirect("consent_detail", pk=consent.pk)
+    try:
+        consent_revoke(
+            consent=consent, actor=Actor.surgeon(request), reason=form.cleaned_data["reason"]
+        )
+    except ConsentError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "The consent was revoked. The patient's link no longer works.")
+    return redirect("consent_detail", pk=consent.pk)
+
+
+@login_required
+@require_POST
+def question_answer(request: HttpRequest, pk: int, question_id: int) -> HttpResponse:
+    consent = _get_consent_for_user(request, pk)
+    form = AnswerForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(form.errors["answer"]))
+        return redirect("consent_detail", pk=consent.pk)
+    try:
+        consent_answer_question(
+            consent=consent,
+            question_id=question_id,
+            text=form.cleaned_data["answer"],
+            actor=Actor.surgeon(request),
+        )
+    except ConsentError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Your answer was saved. The patient sees it beside the risk.")
+    return redirect("consent_detail", pk=consent.pk)
+
+
+@login_required
+def consent_document(request: HttpRequest, pk: int) -> HttpResponse:
+    """The stored, sealed PDF: never rendered again."""
+    consent = _get_consent_for_user(request, pk)
+    return pdf_response(consent, Actor.surgeon(request))
