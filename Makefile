@@ -26,8 +26,9 @@ $(STAMPS)/npm: package.json package-lock.json
 # Local development settings (git-ignored): DEBUG on and a random SECRET_KEY, read by
 # config/settings.py so that manage.py commands work here too. Never deploy this file.
 .env:
-	@printf '# Local development only: never deploy this file.\nDEBUG=1\nSECRET_KEY=%s\n' \
-		"$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" > $@
+	@printf '# Local development only: never deploy this file.\nDEBUG=1\nSECRET_KEY=%s\nAUDIT_KEY=%s\n' \
+		"$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+		"$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(48))')" > $@
 	@echo "Wrote .env for local development (DEBUG=1)."
 
 run: setup .env

@@ -74,6 +74,22 @@ if not SECRET_KEY:
         )
     SECRET_KEY = "django-insecure-development-only-never-use-in-production"  # noqa: S105
 
+# The key of the audit log's hash chain (HMAC-SHA-256). It lives in the environment, never in
+# the database, so that someone who can rewrite the database still cannot forge the chain.
+# Rotate by moving the old key to AUDIT_PREVIOUS_KEYS (comma-separated): events keep the key
+# they were written with, and verify_audit checks each with its own. See docs/audit.md.
+AUDIT_KEY = env_str("AUDIT_KEY")
+AUDIT_PREVIOUS_KEYS = env_list("AUDIT_PREVIOUS_KEYS", [])
+if not AUDIT_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "AUDIT_KEY is not set. Set it to a long random value in the environment, kept apart "
+            "from the database and its backups (DEBUG is off, so there is no development default)."
+        )
+    AUDIT_KEY = "development-only-audit-key-never-use-in-production"
+if len(AUDIT_KEY) < 32:
+    raise ImproperlyConfigured("AUDIT_KEY must be at least 32 characters of random text.")
+
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 

@@ -3,6 +3,7 @@
 import os
 
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key")
+os.environ.setdefault("AUDIT_KEY", "tests-only-audit-key-0123456789abcdef")
 # Tests see the same configuration on every machine, whatever a developer's .env says.
 os.environ.setdefault("DOTENV_FILE", "")
 

@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_check(**env) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG"}}
+    clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "AUDIT_KEY"}}
     return subprocess.run(
         [sys.executable, "manage.py", "check"],
         cwd=ROOT,
@@ -25,6 +25,23 @@ def test_it_refuses_to_start_without_a_secret_key_when_debug_is_off():
     result = run_check(DEBUG="0")
     assert result.returncode != 0
     assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_it_refuses_to_start_without_an_audit_key_when_debug_is_off():
+    result = run_check(DEBUG="0", SECRET_KEY="x" * 50)
+    assert result.returncode != 0
+    assert "AUDIT_KEY is not set" in result.stderr
+
+
+def test_it_refuses_a_short_audit_key():
+    result = run_check(DEBUG="0", SECRET_KEY="x" * 50, AUDIT_KEY="short")
+    assert result.returncode != 0
+    assert "AUDIT_KEY must be at least 32 characters" in result.stderr
+
+
+def test_it_starts_in_production_with_both_keys():
+    result = run_check(DEBUG="0", SECRET_KEY="x" * 50, AUDIT_KEY="a" * 40)
+    assert result.returncode == 0, result.stderr
 
 
 def test_it_starts_with_a_development_key_when_debug_is_on():
