@@ -9,6 +9,7 @@ import asyncio
 import base64
 import functools
 import hashlib
+import importlib
 import io
 import logging
 import mimetypes
@@ -260,6 +261,31 @@ def _check_seal(pdf: bytes) -> SealCheck:
     if status.coverage is None or status.coverage.name != "ENTIRE_FILE":
         return SealCheck(False, "the seal does not cover the whole document")
     return SealCheck(True)
+
+
+PYHANKO_MODULES = [
+    "pyhanko.pdf_utils.incremental_writer",
+    "pyhanko.pdf_utils.reader",
+    "pyhanko.sign.signers",
+    "pyhanko.sign.validation",
+    "pyhanko_certvalidator",
+]
+
+
+def warm_up() -> None:
+    """Do once per process, at start-up, what the first signature would otherwise pay for:
+    import pyHanko and its validation stack, load the sealing key, parse the stylesheet.
+
+    Called from config/wsgi.py, so every app-server worker is warm before its first request.
+    A missing certificate is not an error here: signing reports it with a plain message.
+    """
+    for module in PYHANKO_MODULES:
+        importlib.import_module(module)
+    _stylesheet()
+    try:
+        _configured_signer()
+    except DocumentError as exc:
+        logger.warning("Sealing is not ready: %s", exc)
 
 
 # --- making and storing the document --------------------------------------------------------
