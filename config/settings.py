@@ -87,6 +87,9 @@ if not AUDIT_KEY:
             "from the database and its backups (DEBUG is off, so there is no development default)."
         )
     AUDIT_KEY = "development-only-audit-key-never-use-in-production"
+# Events up to this sequence number were written before the chain was keyed (an upgrade from
+# 0.1); verify_audit checks them with plain SHA-256. Any other event without a key is an error.
+AUDIT_UNKEYED_UNTIL = env_int("AUDIT_UNKEYED_UNTIL", 0)
 if len(AUDIT_KEY) < 32:
     raise ImproperlyConfigured("AUDIT_KEY must be at least 32 characters of random text.")
 
@@ -270,6 +273,10 @@ CONSENT_LINK_DAYS = env_int("CONSENT_LINK_DAYS", 30)
 IDENTITY_MAX_ATTEMPTS = env_int("IDENTITY_MAX_ATTEMPTS", 5)
 # A patient's session ends after this many minutes without a request.
 PATIENT_SESSION_IDLE_MINUTES = env_int("PATIENT_SESSION_IDLE_MINUTES", 30)
+# A signature being made (PDF rendered and sealed) holds a claim on its consent for at most
+# this long; a second request meanwhile is asked to wait. A worker killed mid-signing leaves a
+# claim that lapses after this.
+SIGNING_CLAIM_SECONDS = env_int("SIGNING_CLAIM_SECONDS", 60)
 # Reverse proxies in front of the app that append to X-Forwarded-For (0: use REMOTE_ADDR).
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 

@@ -1,101 +1,447 @@
-"""The audit log: an append-only chain of events, each hashed with the one before it."""
+"""The audit log: an append-only chain of events, keyed, and anchored outside the database.
 
-from dataclasses import dataclass
+Each event's hash is HMAC-SHA-256, keyed with AUDIT_KEY (from the environment, never in the
+database), over the previous event's hash and the event's canonical form:
 
+    hash(n) = HMAC(AUDIT_KEY, hash(n-1) + canonical(event n))
+
+So someone who can rewrite the database but does not hold the key cannot edit an event and
+recompute the chain. Someone who holds the key as well is caught by the anchors outside the
+database: every sealed PDF carries a checkpoint (the sequence number and hash at the end of the
+chain when it was made), and `manage.py audit_checkpoint` prints one for the hospital's own log
+system. `audit_verify` checks the chain, the head, every stored document's checkpoint, and that
+every signature, document and consent status has the events that explain it.
+
+The database refuses UPDATE, DELETE and TRUNCATE of events and lets the head only move forward
+(migration 0009). docs/audit.md says what is detected, by what, and what is not.
+"""
+
+import dataclasses
+import datetime
+import functools
+import hashlib
+import hmac
+import ipaddress
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
+from django.utils.ipv6 import clean_ipv6_address
 
 from .actors import Actor
-from .models import AuditChainHead, AuditEvent, Consent
+from .models import (
+    AuditChainHead,
+    AuditEvent,
+    Consent,
+    ConsentStatus,
+    Signature,
+    SignedDocument,
+)
 
 GENESIS_HASH = "0" * 64
+KEY_ID_LENGTH = 16
+
+
+class AuditError(Exception):
+    """The audit log cannot be written: something outside the app has broken it."""
+
+
+# --- keys -----------------------------------------------------------------------------------
+
+
+def key_id(key: str) -> str:
+    """A short public name for a key (it reveals nothing of the key)."""
+    return hmac.new(key.encode(), b"consent-audit-key-id", hashlib.sha256).hexdigest()[
+        :KEY_ID_LENGTH
+    ]
+
+
+@functools.cache
+def _keyring(current: str, previous: tuple[str, ...]) -> dict[str, tuple[int, bytes]]:
+    """key id -> (position in rotation order, key). Older keys first, the current key last."""
+    keys = [*previous, current]
+    return {key_id(key): (position, key.encode()) for position, key in enumerate(keys)}
+
+
+def keyring() -> dict[str, tuple[int, bytes]]:
+    return _keyring(settings.AUDIT_KEY, tuple(settings.AUDIT_PREVIOUS_KEYS))
+
+
+def current_key_id() -> str:
+    return key_id(settings.AUDIT_KEY)
+
+
+# --- what is stored, exactly as the database will give it back ------------------------------
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def stored_text(value: str, max_length: int) -> str:
+    """PostgreSQL refuses NUL in text; no control characters belong in a log line either."""
+    return _CONTROL.sub("", str(value))[:max_length]
+
+
+def _clean_json(value):
+    if isinstance(value, str):
+        return _CONTROL.sub("", value)
+    if isinstance(value, dict):
+        return {_clean_json(str(k)): _clean_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean_json(v) for v in value]
+    return value
+
+
+def stored_details(details: dict | None) -> dict:
+    """Details as JSON gives them back: tuples become lists, keys strings, dates ISO text."""
+    data = json.loads(json.dumps(details or {}, cls=DjangoJSONEncoder, allow_nan=False))
+    if not isinstance(data, dict):
+        raise TypeError("audit details must be a mapping")
+    return _clean_json(data)
+
+
+def stored_ip(value: str | None) -> str | None:
+    """An address as both databases store and give it back; None if it is not an address.
+
+    IPv6 is compressed as Django stores it. IPv4 inside IPv6 (mapped ::ffff:a.b.c.d, or the
+    deprecated compatible ::a.b.c.d, which Django and PostgreSQL would write differently) is
+    recorded as the IPv4 address it is.
+    """
+    if not value:
+        return None
+    try:
+        address = ipaddress.ip_address(str(value).strip())
+    except ValueError:
+        return None
+    if address.version == 4:
+        return str(address)
+    if address.scope_id:
+        return None  # "fe80::1%eth0": not storable in PostgreSQL's inet
+    packed = address.packed
+    if address.ipv4_mapped or (packed[:12] == bytes(12) and packed[12:14] != bytes(2)):
+        return str(ipaddress.IPv4Address(packed[12:]))
+    return clean_ipv6_address(str(address))
+
+
+def _stored_time(moment: datetime.datetime) -> datetime.datetime:
+    # Both databases keep microseconds; nothing finer exists in Python anyway.
+    return moment.astimezone(datetime.UTC)
+
+
+# --- hashing --------------------------------------------------------------------------------
+
+
+def canonical(event: AuditEvent) -> str:
+    content = {
+        "sequence": event.sequence,
+        "consent": event.consent_id,
+        "actor_type": event.actor_type,
+        "actor_user": event.actor_user_id,
+        "actor_label": event.actor_label,
+        "action": event.action,
+        "details": event.details,
+        "ip_address": event.ip_address,
+        "user_agent": event.user_agent,
+        "created_at": event.created_at.astimezone(datetime.UTC).isoformat(),
+    }
+    if event.key_id:  # events from before the chain was keyed did not name a key
+        content["key_id"] = event.key_id
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def event_hash(event: AuditEvent, key: bytes | None) -> str:
+    message = (event.prev_hash + canonical(event)).encode()
+    if key is None:
+        return hashlib.sha256(message).hexdigest()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+# --- appending ------------------------------------------------------------------------------
 
 
 def audit_append(
     *, actor: Actor, action: str, consent: Consent | None = None, details: dict | None = None
 ) -> AuditEvent:
-    """Append one event to the hash chain.
+    """Append one event to the chain, keyed with the current AUDIT_KEY.
 
-    The chain head row is locked for the append, so concurrent writers (threads, processes,
-    app servers) queue up and the chain stays one line; the unique prev_hash is the backstop.
+    The head row is locked for the append, so concurrent writers (threads, processes, app
+    servers) queue up and the chain stays one line; the unique prev_hash is the backstop. The
+    lock is held for a few milliseconds: callers must not do slow work in the same transaction
+    after their first append.
     """
+    kid = current_key_id()
+    _, key = keyring()[kid]
     with transaction.atomic():
         head = AuditChainHead.objects.select_for_update().filter(pk=1).first()
         if head is None:
-            head = _recreate_head()
+            raise AuditError(
+                "The audit log's chain head is missing, so nothing can be recorded. "
+                "Run `manage.py verify_audit` and restore the database from a backup."
+            )
         event = AuditEvent(
             sequence=head.last_sequence + 1,
             consent=consent,
             actor_type=actor.type,
             actor_user=actor.user,
-            actor_label=actor.label,
-            action=action,
-            details=details or {},
-            ip_address=actor.ip_address,
-            user_agent=actor.user_agent,
-            created_at=timezone.now(),
+            actor_label=stored_text(actor.label, 200),
+            action=stored_text(action, 50),
+            details=stored_details(details),
+            ip_address=stored_ip(actor.ip_address),
+            user_agent=stored_text(actor.user_agent, 500),
+            created_at=_stored_time(timezone.now()),
             prev_hash=head.last_hash,
+            key_id=kid,
         )
-        event.hash = event.compute_hash()
+        event.hash = event_hash(event, key)
         event.save(force_insert=True)
         head.last_sequence, head.last_hash = event.sequence, event.hash
         head.save(update_fields=["last_sequence", "last_hash"])
     return event
 
 
-def _recreate_head() -> AuditChainHead:
-    """The migration creates the head row; only an emptied table (a test flush) lacks it.
+# --- checkpoints ----------------------------------------------------------------------------
 
-    Recreate it at the chain's end. Concurrent callers race on the primary key: one inserts,
-    the others wait for it, then lock the row it made.
-    """
-    last = AuditEvent.objects.order_by("-sequence").first()
-    AuditChainHead.objects.get_or_create(
-        pk=1,
-        defaults={
-            "last_sequence": last.sequence if last else 0,
-            "last_hash": last.hash if last else GENESIS_HASH,
-        },
-    )
-    return AuditChainHead.objects.select_for_update().get(pk=1)
+
+@dataclass(frozen=True)
+class Checkpoint:
+    sequence: int
+    hash: str
+
+    def __str__(self) -> str:
+        return f"{self.sequence}:{self.hash}"
+
+    @classmethod
+    def parse(cls, text: str) -> "Checkpoint":
+        """'1234:9f3c…' (64 hex digits) as printed by audit_checkpoint and on every PDF."""
+        sequence, _, digest = text.strip().partition(":")
+        digest = digest.strip().lower()
+        if not sequence.strip().isascii() or not sequence.strip().isdigit():
+            raise ValueError(f"not a checkpoint (sequence:hash): {text[:100]!r}")
+        if not re.fullmatch(r"[0-9a-f]{64}", digest):
+            raise ValueError(f"not a checkpoint (sequence:hash): {text[:100]!r}")
+        return cls(int(sequence), digest)
+
+
+def audit_checkpoint() -> Checkpoint:
+    """The end of the chain as committed now. Read without a lock: it never blocks a writer."""
+    head = AuditChainHead.objects.filter(pk=1).first()
+    if head is None:
+        raise AuditError("The audit log's chain head is missing.")
+    return Checkpoint(head.last_sequence, head.last_hash)
+
+
+# --- verification ---------------------------------------------------------------------------
+
+# The status each action leaves a consent in; the last of them must match the consent's status.
+STATUS_AFTER = {
+    "consent_issued": ConsentStatus.ISSUED,
+    "consent_opened": ConsentStatus.IN_REVIEW,
+    "consent_signed": ConsentStatus.SIGNED,
+    "consent_withdrawn": ConsentStatus.WITHDRAWN,
+    "consent_revoked": ConsentStatus.REVOKED,
+    "consent_expired": ConsentStatus.EXPIRED,
+}
 
 
 @dataclass
 class ChainReport:
     events: int = 0
+    documents: int = 0
+    checkpoints: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def problem(self) -> str | None:
+        """The first problem found, if any."""
+        return self.problems[0] if self.problems else None
+
+    @property
+    def intact(self) -> bool:
+        return not self.problems
+
+
+@dataclass(frozen=True)
+class DocumentAnchor:
+    """What a stored document says about the chain, read from the sealed file itself."""
+
+    document_id: int
+    checkpoint: Checkpoint | None
     problem: str | None = None
 
 
-def audit_verify() -> ChainReport:
-    """Walk the chain from the start and name the first broken link, if any."""
+def audit_verify(
+    *,
+    external: Iterable[Checkpoint] = (),
+    documents: Iterable[DocumentAnchor] | None = None,
+) -> ChainReport:
+    """Walk the chain from the start and report every inconsistency found.
+
+    external: checkpoints kept outside the app (printed by audit_checkpoint into the hospital's
+    log system). documents: the anchors read from stored PDFs (by default every document in
+    storage; see consent.documents.document_anchors).
+    """
+    from .documents import document_anchors  # documents imports audit: late import
+
     report = ChainReport()
-    expected_prev = GENESIS_HASH
-    expected_sequence = 1
+    anchors = list(document_anchors() if documents is None else documents)
+    expected: dict[int, list[str]] = {}
+    for anchor in anchors:
+        report.documents += 1
+        if anchor.problem:
+            report.problems.append(f"document {anchor.document_id}: {anchor.problem}")
+        elif anchor.checkpoint is not None:
+            expected.setdefault(anchor.checkpoint.sequence, []).append(
+                f"document {anchor.document_id}'s checkpoint"
+            )
+            report.checkpoints += 1
+    external = list(external)
+    for checkpoint in external:
+        expected.setdefault(checkpoint.sequence, []).append("the external checkpoint")
+    anchor_hashes: dict[int, set[str]] = {}
+    for anchor in anchors:
+        if anchor.checkpoint:
+            anchor_hashes.setdefault(anchor.checkpoint.sequence, set()).add(anchor.checkpoint.hash)
+    for checkpoint in external:
+        anchor_hashes.setdefault(checkpoint.sequence, set()).add(checkpoint.hash)
+
+    walk = _walk_chain(report, anchor_hashes, expected)
+    _check_head(report, walk)
+    for sequence, names in expected.items():
+        if sequence > walk.last_sequence:
+            report.problems.append(
+                f"{' and '.join(names)} names event #{sequence}, but the chain ends at "
+                f"#{walk.last_sequence}: events after it were deleted"
+            )
+    _check_records(report, walk)
+    return report
+
+
+@dataclass
+class _Walk:
+    last_sequence: int = 0
+    last_hash: str = GENESIS_HASH
+    signed_signatures: set[int] = dataclasses.field(default_factory=set)
+    sealed_documents: set[str] = dataclasses.field(default_factory=set)
+    status: dict[int, str] = dataclasses.field(default_factory=dict)
+    signed_content: dict[int, str] = dataclasses.field(default_factory=dict)
+
+
+def _walk_chain(report: ChainReport, anchor_hashes: dict, expected: dict) -> _Walk:
+    walk = _Walk()
+    ring = keyring()
+    unkeyed_until = settings.AUDIT_UNKEYED_UNTIL
+    last_key_position = -1
+    broken = False
     for event in AuditEvent.objects.order_by("sequence").iterator(chunk_size=2000):
         where = f"event #{event.sequence} ({event.action}, id {event.pk})"
-        if event.sequence != expected_sequence:
-            report.problem = (
-                f"event #{expected_sequence} is missing (deleted?): the next one found is {where}"
-            )
-            return report
-        if event.prev_hash != expected_prev:
-            report.problem = f"{where} does not follow on from event #{expected_sequence - 1}"
-            return report
-        if event.compute_hash() != event.hash:
-            report.problem = f"{where} does not match its hash: it was changed after it was written"
-            return report
-        expected_prev = event.hash
-        expected_sequence += 1
-        report.events += 1
+        if not broken:
+            if event.sequence != walk.last_sequence + 1:
+                report.problems.append(
+                    f"event #{walk.last_sequence + 1} is missing (deleted?): the next one "
+                    f"found is {where}"
+                )
+                broken = True
+            elif event.prev_hash != walk.last_hash:
+                report.problems.append(
+                    f"{where} does not follow on from event #{walk.last_sequence}"
+                )
+                broken = True
+            else:
+                problem = _check_key(event, ring, unkeyed_until, last_key_position)
+                if problem:
+                    report.problems.append(f"{where} {problem}")
+                    broken = True
+                else:
+                    if event.key_id:
+                        last_key_position = ring[event.key_id][0]
+                    report.events += 1
+        hashes = anchor_hashes.get(event.sequence)
+        if hashes and hashes != {event.hash}:
+            for name in expected[event.sequence]:
+                report.problems.append(
+                    f"{name} says event #{event.sequence} had a different hash: the chain "
+                    "was rewritten up to there (with the key)"
+                )
+        _collect(walk, event)
+        walk.last_sequence, walk.last_hash = event.sequence, event.hash
+    return walk
+
+
+def _check_key(event, ring, unkeyed_until: int, last_key_position: int) -> str | None:
+    if not event.key_id:
+        if event.sequence > unkeyed_until or last_key_position >= 0:
+            return "has no key: only events from before the chain was keyed may lack one"
+        key = None
+    elif event.key_id not in ring:
+        return f"was written with an unknown key ({event.key_id}): set AUDIT_PREVIOUS_KEYS?"
+    else:
+        position, key = ring[event.key_id]
+        if position < last_key_position:
+            return "uses a key retired before an earlier event's key: it was written later"
+    if event_hash(event, key) != event.hash:
+        return "does not match its hash: it was changed after it was written"
+    return None
+
+
+def _collect(walk: _Walk, event: AuditEvent) -> None:
+    details = event.details if isinstance(event.details, dict) else {}
+    if event.action == "consent_signed" and details.get("signature") is not None:
+        walk.signed_signatures.add(details["signature"])
+        walk.signed_content[event.consent_id] = details.get("content_sha256")
+    elif event.action == "document_sealed" and details.get("sha256"):
+        walk.sealed_documents.add(details["sha256"])
+    if event.consent_id is not None and event.action in STATUS_AFTER:
+        walk.status[event.consent_id] = STATUS_AFTER[event.action]
+
+
+def _check_head(report: ChainReport, walk: _Walk) -> None:
     head = AuditChainHead.objects.filter(pk=1).first()
-    if head is None and report.events:
-        report.problem = "the chain head row is missing: it was deleted"
-    elif head is not None and (head.last_sequence, head.last_hash) != (
-        expected_sequence - 1,
-        expected_prev,
-    ):
-        report.problem = (
-            f"the chain ends at event #{expected_sequence - 1} but {head.last_sequence} "
-            "were written: the latest events were deleted"
-        )
-    return report
+    if head is None:
+        report.problems.append("the chain head row is missing: it was deleted")
+    elif (head.last_sequence, head.last_hash) != (walk.last_sequence, walk.last_hash):
+        if head.last_sequence > walk.last_sequence:
+            report.problems.append(
+                f"the chain ends at event #{walk.last_sequence} but {head.last_sequence} were "
+                "written: the latest events were deleted"
+            )
+        else:
+            report.problems.append(
+                f"the chain head says #{head.last_sequence} but the chain goes on to "
+                f"#{walk.last_sequence}: the head was moved back"
+            )
+
+
+def _check_records(report: ChainReport, walk: _Walk) -> None:
+    """Every signature, document and consent status must have the events that explain it."""
+    for pk, consent_id in Signature.objects.values_list("pk", "consent_id"):
+        if pk not in walk.signed_signatures:
+            report.problems.append(
+                f"signature {pk} on consent {consent_id} has no consent_signed event: "
+                "the event was deleted or the signature was added outside the app"
+            )
+    for pk, consent_id, digest in SignedDocument.objects.values_list("pk", "consent_id", "sha256"):
+        if digest not in walk.sealed_documents:
+            report.problems.append(
+                f"document {pk} of consent {consent_id} has no document_sealed event: "
+                "the event was deleted or the document was added outside the app"
+            )
+    signed = Consent.objects.filter(signed_at__isnull=False).prefetch_related("items")
+    for consent in signed.iterator(chunk_size=200):
+        content = consent.compute_content_sha256(list(consent.items.all()))
+        if content != consent.content_sha256 or content != walk.signed_content.get(consent.pk):
+            report.problems.append(
+                f"consent {consent.pk}'s risks and wording differ from what was signed: "
+                "they were changed outside the app after signing"
+            )
+    for pk, status in Consent.objects.values_list("pk", "status").iterator(chunk_size=2000):
+        logged = walk.status.get(pk)
+        if logged != status:
+            report.problems.append(
+                f"consent {pk} is {status} but the log "
+                + (f"last made it {logged}" if logged else "has no record of it")
+                + ": events were deleted or the consent was changed outside the app"
+            )

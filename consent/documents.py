@@ -28,23 +28,26 @@ from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from .models import Consent, SignedDocument
+from .audit import Checkpoint, DocumentAnchor
+from .models import Consent, Signature, SignedDocument
 
 logger = logging.getLogger(__name__)
 
 STYLESHEET = Path(settings.BASE_DIR) / "static" / "pdf" / "consent.css"
 SEAL_FIELD = "ConsentSeal"
 SEAL_REASON = "Patient informed consent"
+# The document information key (WeasyPrint lower-cases the <meta> name) holding the checkpoint.
+CHECKPOINT_KEY = "/auditcheckpoint"
 # No 0/O or 1/I: codes are read off paper and typed in by people.
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 12
-# The audit events summarised on the PDF.
+# The audit events summarised on the PDF. The signature is its last line, taken from the
+# signature itself: its event is written with it, after the PDF is sealed.
 SUMMARY_ACTIONS = [
     "consent_issued",
     "link_issued",
     "identity_confirmed",
     "consent_opened",
-    "consent_signed",
 ]
 
 
@@ -112,9 +115,17 @@ def _data_url(content_type: str, data: bytes) -> str:
     return f"data:{content_type};base64,{base64.b64encode(data).decode()}"
 
 
-def document_context(consent: Consent, *, verification_code: str, verify_url: str) -> dict:
+def document_context(
+    consent: Consent,
+    *,
+    signature: Signature,
+    verification_code: str,
+    verify_url: str,
+    checkpoint: Checkpoint,
+) -> dict:
+    """What the PDF shows. The signature is passed in (it is written to the database only
+    after the PDF is sealed, with it) so the PDF shows exactly the signature that is stored."""
     items = list(consent.items.prefetch_related("questions__answered_by"))
-    signature = consent.signatures.first()
     events = list(consent.audit_events.filter(action__in=SUMMARY_ACTIONS))
     code = "-".join(verification_code[i : i + 4] for i in range(0, len(verification_code), 4))
     qr = segno.make(f"{verify_url}?code={verification_code}", error="m")
@@ -126,23 +137,21 @@ def document_context(consent: Consent, *, verification_code: str, verify_url: st
         "questions": [q for item in items for q in item.questions.all()],
         "signature": signature,
         "signature_image": (
-            _data_url("image/png", bytes(signature.image_png))
-            if signature and signature.image_png
-            else None
+            _data_url("image/png", bytes(signature.image_png)) if signature.image_png else None
         ),
         "events": events,
         "hospital_name": settings.HOSPITAL_NAME,
         "verification_code": code,
         "verify_url": verify_url,
         "qr_code": _data_url("image/svg+xml", qr.svg_inline(scale=3).encode()),
+        "checkpoint": checkpoint,
         "time_zone": timezone.get_current_timezone_name(),
         "generated_at": timezone.now(),
     }
 
 
-def render_html(consent: Consent, *, verification_code: str, verify_url: str) -> str:
-    context = document_context(consent, verification_code=verification_code, verify_url=verify_url)
-    return render_to_string("consent/pdf/consent.html", context)
+def render_html(consent: Consent, **kwargs) -> str:
+    return render_to_string("consent/pdf/consent.html", document_context(consent, **kwargs))
 
 
 def html_to_pdf(html: str, *, fetcher: RestrictedURLFetcher | None = None) -> bytes:
@@ -154,6 +163,9 @@ def html_to_pdf(html: str, *, fetcher: RestrictedURLFetcher | None = None) -> by
         pdf_variant="pdf/ua-1",
         presentational_hints=False,
         attachments=[],
+        # The <meta name="AuditCheckpoint"> goes into the PDF's document information, where
+        # verify_audit reads it back from the sealed file.
+        custom_metadata=True,
     )
 
 
@@ -295,30 +307,106 @@ def verify_url() -> str:
     return settings.SITE_URL.rstrip("/") + "/verify/"
 
 
-def make_document(consent: Consent) -> SignedDocument:
-    """Render, seal and store the PDF of a just-signed consent. Called inside the signing
-    transaction: if anything fails, the signing is rolled back with it."""
+def unused_verification_code() -> str:
+    """A fresh code. The unique constraint is the backstop against a (1 in 32^12) collision."""
     code = new_verification_code()
     while SignedDocument.objects.filter(verification_code=code).exists():
         code = new_verification_code()
-    html = render_html(consent, verification_code=code, verify_url=verify_url())
-    sealed = seal_pdf(html_to_pdf(html))
-    digest = hashlib.sha256(sealed).hexdigest()
-    document = SignedDocument(
-        consent=consent, sha256=digest, size=len(sealed), verification_code=code
+    return code
+
+
+def render_sealed(
+    consent: Consent, *, signature: Signature, verification_code: str, checkpoint: Checkpoint
+) -> bytes:
+    """Render and seal the PDF of a consent being signed. Slow (a few hundred milliseconds):
+    the caller holds no lock and no transaction while this runs."""
+    html = render_html(
+        consent,
+        signature=signature,
+        verification_code=verification_code,
+        verify_url=verify_url(),
+        checkpoint=checkpoint,
     )
-    document.file.save(f"consent-{consent.pk}-{digest[:12]}.pdf", ContentFile(sealed), save=False)
+    return seal_pdf(html_to_pdf(html))
+
+
+def store_file(consent: Consent, sealed: bytes) -> str:
+    """Write the sealed bytes to storage; returns the stored name. Nothing points at the file
+    until its SignedDocument row is committed; a caller that gives up deletes it."""
+    digest = hashlib.sha256(sealed).hexdigest()
+    field = SignedDocument._meta.get_field("file")
+    name = field.generate_filename(None, f"consent-{consent.pk}-{digest[:12]}.pdf")
     try:
-        document.save()
-    except Exception:
-        document.file.delete(save=False)
-        raise
-    return document
+        return field.storage.save(name, ContentFile(sealed))
+    except OSError as exc:
+        raise DocumentError(f"The signed document could not be stored: {exc}") from exc
+
+
+def delete_file(name: str) -> None:
+    try:
+        SignedDocument._meta.get_field("file").storage.delete(name)
+    except OSError:
+        logger.exception("Could not delete the unused file %s", name)
 
 
 def read_document(document: SignedDocument) -> bytes:
     with document.file.open("rb") as handle:
         return handle.read()
+
+
+# --- anchors of the audit chain -------------------------------------------------------------
+
+
+def read_checkpoint(pdf: bytes) -> Checkpoint | None:
+    """The audit checkpoint embedded in a sealed PDF's document information, if any."""
+    from pyhanko.pdf_utils.misc import PdfReadError
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    try:
+        # Indexing (not .get) dereferences pyHanko's indirect objects; a missing key raises.
+        value = PdfFileReader(io.BytesIO(pdf), strict=False).trailer_view["/Info"][CHECKPOINT_KEY]
+    except (PdfReadError, ValueError, KeyError, TypeError, IndexError):
+        return None
+    try:
+        return Checkpoint.parse(str(value))
+    except ValueError:
+        return None
+
+
+def document_anchors(*, seals: bool = False):
+    """For each stored document: the checkpoint its sealed file carries, or what is wrong.
+
+    The file, not the database row, is the anchor: someone who rewrites the database cannot
+    change a sealed file without breaking its seal (seals=True validates every seal too).
+    """
+    for document in SignedDocument.objects.order_by("pk").iterator(chunk_size=200):
+        try:
+            data = read_document(document)
+        except OSError as exc:
+            yield DocumentAnchor(document.pk, None, f"its file cannot be read ({exc})")
+            continue
+        if hashlib.sha256(data).hexdigest() != document.sha256:
+            yield DocumentAnchor(document.pk, None, "its file does not match its recorded hash")
+            continue
+        if seals and not (seal := check_seal(data)).valid:
+            yield DocumentAnchor(document.pk, None, f"its seal is not valid: {seal.reason}")
+            continue
+        checkpoint = read_checkpoint(data)
+        if checkpoint is None:
+            if document.checkpoint_hash:
+                yield DocumentAnchor(document.pk, None, "its file carries no audit checkpoint")
+            else:  # sealed before documents carried checkpoints
+                yield DocumentAnchor(document.pk, None)
+            continue
+        if (document.checkpoint_sequence, document.checkpoint_hash) != (
+            checkpoint.sequence,
+            checkpoint.hash,
+        ):
+            yield DocumentAnchor(
+                document.pk, None, "the checkpoint recorded for it differs from its file's"
+            )
+            continue
+        yield DocumentAnchor(document.pk, checkpoint)
 
 
 @dataclass(frozen=True)

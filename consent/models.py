@@ -339,7 +339,10 @@ AUDIT_ACTION_LABELS = {
 
 
 class AuditEvent(models.Model):
-    """One entry of the append-only audit log, chained by hash to the one before it."""
+    """One entry of the append-only audit log, chained by a keyed hash to the one before it.
+
+    Written only by consent.audit.audit_append, which also computes and checks the hash.
+    """
 
     sequence = models.PositiveBigIntegerField(unique=True)
     consent = models.ForeignKey(
@@ -356,7 +359,10 @@ class AuditEvent(models.Model):
     user_agent = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField()
     prev_hash = models.CharField(max_length=64, unique=True)
+    # HMAC-SHA-256 of prev_hash and the event, keyed with the key named by key_id (see
+    # consent/audit.py). Empty key_id: an event written before the chain was keyed.
     hash = models.CharField(max_length=64, unique=True)
+    key_id = models.CharField(max_length=16, blank=True)
 
     class Meta:
         ordering = ["sequence"]
@@ -373,28 +379,6 @@ class AuditEvent(models.Model):
         label = AUDIT_ACTION_LABELS.get(self.action, self.action.replace("_", " ").capitalize())
         title = self.details.get("title") if isinstance(self.details, dict) else None
         return f"{label}: {title}" if title else label
-
-    def canonical(self) -> str:
-        return json.dumps(
-            {
-                "sequence": self.sequence,
-                "consent": self.consent_id,
-                "actor_type": self.actor_type,
-                "actor_user": self.actor_user_id,
-                "actor_label": self.actor_label,
-                "action": self.action,
-                "details": self.details,
-                "ip_address": self.ip_address,
-                "user_agent": self.user_agent,
-                "created_at": self.created_at.astimezone(datetime.UTC).isoformat(),
-            },
-            sort_keys=True,
-            separators=(",", ":"),
-            ensure_ascii=False,
-        )
-
-    def compute_hash(self) -> str:
-        return hashlib.sha256((self.prev_hash + self.canonical()).encode()).hexdigest()
 
 
 class AuditChainHead(models.Model):
@@ -504,6 +488,10 @@ class SignedDocument(models.Model):
     # Printed on the PDF and typed into /verify/; stored upper-case without dashes.
     verification_code = models.CharField(max_length=16, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # The end of the audit chain when the PDF was made, printed and embedded in the sealed file:
+    # an anchor outside the database that verify_audit checks the chain against.
+    checkpoint_sequence = models.PositiveBigIntegerField(null=True, blank=True)
+    checkpoint_hash = models.CharField(max_length=64, blank=True)
 
     def __str__(self) -> str:
         return f"Signed PDF of consent {self.consent_id}"
@@ -512,6 +500,20 @@ class SignedDocument(models.Model):
     def display_code(self) -> str:
         code = self.verification_code
         return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
+
+
+class SigningClaim(models.Model):
+    """A signature being made: taken under the consent's row lock before the PDF is rendered,
+    so a second request (a double click, another tab) does not render a second PDF. Deleted
+    when the signature is written or refused; a claim older than SIGNING_CLAIM_SECONDS (its
+    worker died) may be taken over."""
+
+    consent = models.OneToOneField(Consent, on_delete=models.CASCADE, related_name="+")
+    token = models.CharField(max_length=32, unique=True)
+    started_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"signing claim on consent {self.consent_id}"
 
 
 class SurgeonSession(models.Model):

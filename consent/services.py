@@ -6,6 +6,7 @@ Views, commands and the admin call these; they never set a status themselves.
 """
 
 import datetime
+import hashlib
 import logging
 import secrets
 from dataclasses import dataclass, field
@@ -18,10 +19,10 @@ from django.utils.text import slugify
 
 from procedures.models import PROCEDURE_TEXT_FIELDS, Procedure, Severity
 
-from . import notify
+from . import documents, notify
 from .actors import Actor
-from .audit import audit_append
-from .documents import DocumentError, make_document, read_document
+from .audit import audit_append, audit_checkpoint, stored_ip, stored_text
+from .documents import DocumentError, read_document
 from .models import (
     OPEN_STATES,
     REISSUABLE_STATES,
@@ -37,6 +38,7 @@ from .models import (
     SignatureMethod,
     SignatureRole,
     SignedDocument,
+    SigningClaim,
     Team,
 )
 from .signature_image import SignatureImageError, check_png
@@ -590,6 +592,10 @@ def names_match(typed: str, expected: str) -> bool:
     return " ".join(typed.split()).casefold() == " ".join(expected.split()).casefold()
 
 
+class SigningInProgress(ConsentError):
+    """Another request is making this consent's signature right now."""
+
+
 def consent_sign(
     *,
     consent: Consent,
@@ -598,11 +604,21 @@ def consent_sign(
     drawn_png: bytes | None,
     actor: Actor,
 ) -> Signature:
-    """The patient signs. Exactly one signature per consent, whatever races with it.
+    """The patient signs. Exactly one signature per consent, whatever races with it, and no
+    lock held while the PDF is rendered and sealed, so no other patient ever waits for it.
 
-    The consent row is locked for the whole check-and-write, so a second request (another tab,
-    a double click, another app server) waits, then finds the consent signed and is refused.
-    The unique (consent, role) constraint is the backstop.
+    1. A short transaction with the consent row locked: every check, then a signing claim, so
+       that a second request (a double click, another tab) is told to wait instead of
+       rendering a second PDF.
+    2. No lock, no transaction: render, seal and store the PDF of exactly what will be stored,
+       with the audit chain's current checkpoint in it.
+    3. A short transaction with the consent row locked: if nothing changed since step 1 (same
+       claim, same updated_at: no tick, question, withdrawal or revocation meanwhile), write
+       the status, the signature, the document and their audit events together. Otherwise the
+       stored file is deleted and the patient is asked to look again.
+    A process killed at any point leaves either no signature or all of it (step 3 is one
+    transaction); at worst an unreferenced file and a claim that lapses after
+    SIGNING_CLAIM_SECONDS.
     """
     if not statement_accepted:
         raise ConsentError("Please tick the box to confirm that you consent.")
@@ -613,75 +629,150 @@ def consent_sign(
         except SignatureImageError as exc:
             raise ConsentError(str(exc)) from None
 
-    with transaction.atomic():
-        consent = Consent.objects.select_for_update().select_related("patient").get(pk=consent.pk)
-        if consent.status == ConsentStatus.SIGNED:
-            raise ConsentError("This consent has already been signed.")
-        _require_in_review(consent)
-        if consent.planned_date < timezone.localdate():
-            raise ConsentError("This consent can no longer be signed: the planned date has passed.")
-        missing = unacknowledged_items(consent)
-        if missing:
-            raise ConsentError(
-                "Please tick every risk before you sign. Not yet ticked: "
-                + ", ".join(item.title for item in missing)
-                + "."
-            )
-        if consent.questions.filter(answered_at__isnull=True).exists():
-            raise ConsentError(
-                "You have a question that the surgeon's team has not answered yet. "
-                "You can sign once it is answered."
-            )
-        if not names_match(typed_name, consent.patient.full_name):
-            raise ConsentError(
-                "The name you typed does not match the name on this consent. "
-                "Please type your full name as it appears at the top of this page."
-            )
-        now = timezone.now()
-        # Status first: once the signature row exists, the consent row is frozen.
-        _set_status(consent, ConsentStatus.SIGNED, signed_at=now)
-        signature = Signature.objects.create(
-            consent=consent,
-            role=SignatureRole.PATIENT,
-            typed_name=" ".join(typed_name.split()),
-            method=SignatureMethod.DRAWN if image else SignatureMethod.TYPED,
-            image_png=image.png if image else None,
-            image_sha256=image.sha256 if image else "",
-            statement=consent_statement(consent),
-            signed_at=now,
-            ip_address=actor.ip_address,
-            user_agent=actor.user_agent,
+    consent, claim = _claim_signing(consent=consent, typed_name=typed_name)
+    now = timezone.now()
+    signature = Signature(
+        consent=consent,
+        role=SignatureRole.PATIENT,
+        typed_name=" ".join(typed_name.split()),
+        method=SignatureMethod.DRAWN if image else SignatureMethod.TYPED,
+        image_png=image.png if image else None,
+        image_sha256=image.sha256 if image else "",
+        statement=consent_statement(consent),
+        signed_at=now,
+        ip_address=stored_ip(actor.ip_address),
+        user_agent=stored_text(actor.user_agent, 500),
+    )
+    stored_name = None
+    try:
+        checkpoint = audit_checkpoint()
+        code = documents.unused_verification_code()
+        sealed = documents.render_sealed(
+            consent, signature=signature, verification_code=code, checkpoint=checkpoint
         )
-        audit_append(
-            actor=actor,
-            action="consent_signed",
-            consent=consent,
-            details={
-                "signature": signature.pk,
-                "method": signature.method,
-                "typed_name": signature.typed_name,
-                "image_sha256": signature.image_sha256,
-                "content_sha256": consent.content_sha256,
-            },
-        )
-        # The PDF is made once, here, inside the signing transaction: if it cannot be made,
-        # the consent is not signed and the patient can try again.
-        try:
-            document = make_document(consent)
-        except DocumentError as exc:
+        stored_name = documents.store_file(consent, sealed)
+        with transaction.atomic():
+            locked = _lock(consent)
+            _check_claim_still_good(locked, claim)
+            _set_status(locked, ConsentStatus.SIGNED, signed_at=now)
+            signature.consent = locked
+            signature.save(force_insert=True)
+            document = SignedDocument.objects.create(
+                consent=locked,
+                file=stored_name,
+                sha256=hashlib.sha256(sealed).hexdigest(),
+                size=len(sealed),
+                verification_code=code,
+                checkpoint_sequence=checkpoint.sequence,
+                checkpoint_hash=checkpoint.hash,
+            )
+            SigningClaim.objects.filter(pk=claim.pk).delete()
+            audit_append(
+                actor=actor,
+                action="consent_signed",
+                consent=locked,
+                details={
+                    "signature": signature.pk,
+                    "method": signature.method,
+                    "typed_name": signature.typed_name,
+                    "image_sha256": signature.image_sha256,
+                    "content_sha256": locked.content_sha256,
+                },
+            )
+            audit_append(
+                actor=Actor.system(),
+                action="document_sealed",
+                consent=locked,
+                details={
+                    "sha256": document.sha256,
+                    "size": document.size,
+                    "checkpoint": str(checkpoint),
+                },
+            )
+            _notify_surgeon(locked, "consent_signed")
+    except BaseException as exc:
+        if stored_name is not None:
+            documents.delete_file(stored_name)
+        SigningClaim.objects.filter(pk=claim.pk).delete()
+        if isinstance(exc, DocumentError):
             logger.error("Signed document for consent %s could not be made: %s", consent.pk, exc)
             raise ConsentError(
                 "We could not create your signed document just now, so nothing was signed. "
                 "Your ticks and answers are saved. Please try again in a few minutes."
             ) from exc
-        audit_append(
-            actor=Actor.system(),
-            action="document_sealed",
-            consent=consent,
-            details={"sha256": document.sha256, "size": document.size},
-        )
-        _notify_surgeon(consent, "consent_signed")
+        raise
     return signature
+
+
+@dataclass(frozen=True)
+class _Claim:
+    pk: int
+    token: str
+    consent_updated_at: datetime.datetime
+
+
+def _claim_signing(*, consent: Consent, typed_name: str) -> tuple[Consent, _Claim]:
+    """Step 1 of signing: check everything under the consent's row lock and claim it."""
+    with transaction.atomic():
+        consent = Consent.objects.select_for_update().select_related("patient").get(pk=consent.pk)
+        if consent.status == ConsentStatus.SIGNED:
+            raise ConsentError("This consent has already been signed.")
+        _require_in_review(consent)
+        _check_ready_to_sign(consent, typed_name)
+        now = timezone.now()
+        claim = SigningClaim.objects.filter(consent=consent).first()
+        if claim is not None:
+            age = (now - claim.started_at).total_seconds()
+            if age < settings.SIGNING_CLAIM_SECONDS:
+                raise SigningInProgress(
+                    "Your signature is being saved from another window or tab. "
+                    "Wait a few seconds, then reload this page."
+                )
+            claim.delete()  # its worker died mid-signing; the claim has lapsed
+        row = SigningClaim.objects.create(
+            consent=consent, token=secrets.token_hex(16), started_at=now
+        )
+    return consent, _Claim(row.pk, row.token, consent.updated_at)
+
+
+def _check_ready_to_sign(consent: Consent, typed_name: str) -> None:
+    if consent.planned_date < timezone.localdate():
+        raise ConsentError("This consent can no longer be signed: the planned date has passed.")
+    missing = unacknowledged_items(consent)
+    if missing:
+        raise ConsentError(
+            "Please tick every risk before you sign. Not yet ticked: "
+            + ", ".join(item.title for item in missing)
+            + "."
+        )
+    if consent.questions.filter(answered_at__isnull=True).exists():
+        raise ConsentError(
+            "You have a question that the surgeon's team has not answered yet. "
+            "You can sign once it is answered."
+        )
+    if not names_match(typed_name, consent.patient.full_name):
+        raise ConsentError(
+            "The name you typed does not match the name on this consent. "
+            "Please type your full name as it appears at the top of this page."
+        )
+
+
+def _check_claim_still_good(consent: Consent, claim: _Claim) -> None:
+    """Step 3 of signing: the consent is still exactly as it was checked in step 1."""
+    if consent.status == ConsentStatus.SIGNED:
+        raise ConsentError("This consent has already been signed.")
+    if not SigningClaim.objects.filter(pk=claim.pk, token=claim.token).exists():
+        raise SigningInProgress(
+            "Your signature took too long to save and another attempt took over. "
+            "Reload this page to see where things stand."
+        )
+    if consent.status != ConsentStatus.IN_REVIEW or consent.updated_at != claim.consent_updated_at:
+        raise ConsentError(
+            "Something changed while your signature was being saved (a tick, a question or "
+            "the consent itself), so nothing was signed. Please check the page and sign again."
+        )
+    if consent.planned_date < timezone.localdate():
+        raise ConsentError("This consent can no longer be signed: the planned date has passed.")
 
 
 def document_download(*, consent: Consent, actor: Actor) -> tuple[bytes, str]:

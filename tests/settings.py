@@ -9,6 +9,9 @@ os.environ.setdefault("DOTENV_FILE", "")
 
 from config.settings import *  # noqa: F403
 
+# The tests' own app: a flush command that lifts the database guards (see tests/insider.py).
+INSTALLED_APPS = ["tests", *INSTALLED_APPS]  # noqa: F405
+
 # Fast hashing: tests create many users and nothing here guards real passwords.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {

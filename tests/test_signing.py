@@ -1,11 +1,22 @@
 import datetime
+from pathlib import Path
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from consent.models import Consent, ConsentItemSnapshot, ConsentStatus, Patient, Question, Signature
+from consent.models import (
+    Consent,
+    ConsentItemSnapshot,
+    ConsentStatus,
+    Patient,
+    Question,
+    Signature,
+    SignedDocument,
+    SigningClaim,
+)
 from consent.services import (
     ConsentError,
     consent_acknowledge_item,
@@ -28,6 +39,11 @@ from .helpers import (
 )
 
 pytestmark = pytest.mark.usefixtures("library")
+
+
+def stored_pdfs() -> set[str]:
+    root = Path(settings.MEDIA_ROOT)
+    return {str(p.relative_to(root)) for p in root.rglob("*.pdf")}
 
 
 def snapshot(consent) -> list:
@@ -301,6 +317,7 @@ class TestWithdraw:
 def test_concurrent_sign_requests_make_exactly_one_signature(surgeon, library):
     """Two tabs, a double click, two app servers: several sign requests at the same moment."""
     consent, _ = ready_to_sign(surgeon)
+    files_before = stored_pdfs()
 
     def attempt():
         try:
@@ -312,8 +329,142 @@ def test_concurrent_sign_requests_make_exactly_one_signature(surgeon, library):
     results = [r if isinstance(r, str) else f"error: {r!r}" for r in run_concurrently(attempt, 6)]
 
     assert results.count("signed") == 1, results
-    assert all(
-        r == "refused: This consent has already been signed." for r in results if r != "signed"
-    ), results
+    refusals = {
+        "refused: This consent has already been signed.",
+        "refused: Your signature is being saved from another window or tab. "
+        "Wait a few seconds, then reload this page.",
+    }
+    assert all(r in refusals for r in results if r != "signed"), results
     assert Signature.objects.filter(consent=consent).count() == 1
     assert consent.audit_events.filter(action="consent_signed").count() == 1
+    # One PDF rendered and stored: the refused requests made none.
+    document = SignedDocument.objects.get(consent=consent)
+    assert stored_pdfs() - files_before == {document.file.name}
+    assert not SigningClaim.objects.exists()
+
+
+def in_another_thread(work) -> bool:
+    """Run work() in another thread with its own connection; True if it finished (did not
+    have to wait for a lock held by the caller)."""
+    import threading
+
+    from django.db import connections
+
+    def run():
+        try:
+            work()
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(timeout=15)
+    return not thread.is_alive()
+
+
+@pytest.mark.django_db(transaction=True)
+class TestSigningHoldsNoLockWhileRendering:
+    """The PDF is rendered and sealed with no lock and no transaction held."""
+
+    def test_another_patient_ticks_and_the_audit_log_moves_on_meanwhile(self, surgeon, monkeypatch):
+        from consent import documents
+
+        signing, _ = ready_to_sign(surgeon)
+        other, _ = ready_to_sign(surgeon, full_name="Grace Hopper")
+        item = other.items.filter(not_applicable=False).first()
+        finished = []
+        real_render = documents.render_sealed
+
+        def render(*args, **kwargs):
+            finished.append(
+                in_another_thread(
+                    lambda: consent_acknowledge_item(
+                        consent=other, item_id=item.pk, acknowledged=False, actor=patient_actor()
+                    )
+                )
+            )
+            return real_render(*args, **kwargs)
+
+        monkeypatch.setattr(documents, "render_sealed", render)
+        sign(signing)
+        assert finished == [True]
+        assert other.audit_events.filter(action="item_unacknowledged").count() == 1
+
+    def test_a_change_made_while_rendering_refuses_the_signature(self, surgeon, monkeypatch):
+        from consent import documents
+
+        consent, _ = ready_to_sign(surgeon)
+        item = consent.items.filter(not_applicable=False).first()
+        files_before = stored_pdfs()
+        real_render = documents.render_sealed
+
+        def render(*args, **kwargs):
+            # The patient takes a tick back in another tab while the PDF is being made.
+            assert in_another_thread(
+                lambda: consent_acknowledge_item(
+                    consent=consent, item_id=item.pk, acknowledged=False, actor=patient_actor()
+                )
+            )
+            return real_render(*args, **kwargs)
+
+        monkeypatch.setattr(documents, "render_sealed", render)
+        with pytest.raises(ConsentError, match="Something changed while your signature"):
+            sign(consent)
+        consent.refresh_from_db()
+        assert consent.status == ConsentStatus.IN_REVIEW
+        assert not Signature.objects.filter(consent=consent).exists()
+        assert stored_pdfs() == files_before  # the PDF made for nothing was deleted
+        assert not SigningClaim.objects.exists()
+
+
+class TestTheSignedPdfAnchorsTheAuditLog:
+    def test_it_carries_the_checkpoint_of_the_chain_as_it_was(self, surgeon):
+        from consent.audit import audit_verify
+        from consent.documents import read_checkpoint, read_document
+        from consent.models import AuditEvent
+
+        consent, _ = ready_to_sign(surgeon)
+        head_before = AuditEvent.objects.order_by("-sequence").first()
+        sign(consent)
+        document = SignedDocument.objects.get(consent=consent)
+        pdf = read_document(document)
+        checkpoint = read_checkpoint(pdf)
+        assert (checkpoint.sequence, checkpoint.hash) == (head_before.sequence, head_before.hash)
+        assert (document.checkpoint_sequence, document.checkpoint_hash) == (
+            checkpoint.sequence,
+            checkpoint.hash,
+        )
+        sealed = consent.audit_events.get(action="document_sealed")
+        assert sealed.details["checkpoint"] == f"{checkpoint.sequence}:{checkpoint.hash}"
+        report = audit_verify()
+        assert report.intact and report.checkpoints == 1
+
+    def test_the_checkpoint_is_printed_for_people_too(self, surgeon):
+        import io
+
+        from pypdf import PdfReader
+
+        from consent.documents import read_document
+
+        consent, _ = ready_to_sign(surgeon)
+        sign(consent)
+        document = SignedDocument.objects.get(consent=consent)
+        text = " ".join(
+            page.extract_text() for page in PdfReader(io.BytesIO(read_document(document))).pages
+        )
+        assert f"Audit log checkpoint: event {document.checkpoint_sequence}" in text
+        assert document.checkpoint_hash[:16] in text.replace("\n", "")
+
+    def test_a_second_request_while_one_is_signing_is_told_to_wait(self, surgeon):
+        from consent.models import SigningClaim as Claim
+        from consent.services import SigningInProgress
+
+        consent, _ = ready_to_sign(surgeon)
+        Claim.objects.create(consent=consent, token="x" * 32, started_at=timezone.now())
+        with pytest.raises(SigningInProgress, match="being saved from another window"):
+            sign(consent)
+        stale = timezone.now() + datetime.timedelta(seconds=settings.SIGNING_CLAIM_SECONDS + 1)
+        with time_machine.travel(stale):
+            sign(consent)
+        consent.refresh_from_db()
+        assert consent.status == ConsentStatus.SIGNED

@@ -5,7 +5,7 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
-from consent.db_guards import drop_sqlite_triggers, reinstall_sqlite_triggers
+from consent.db_guards import drop_sqlite_triggers, reinstall_sqlite_guards
 
 
 class Migration(migrations.Migration):
@@ -17,7 +17,7 @@ class Migration(migrations.Migration):
 
     operations = [
         # Adding a column rebuilds consent_consent on SQLite: guards off, then back on (below).
-        migrations.RunPython(drop_sqlite_triggers, reinstall_sqlite_triggers),
+        migrations.RunPython(drop_sqlite_triggers, reinstall_sqlite_guards(1)),
         migrations.AlterModelOptions(
             name='consent',
             options={'ordering': ['-created_at'], 'permissions': [('view_all_consents', "Can see every surgeon's consents"), ('manage_all_consents', "Can revoke and reissue any surgeon's consents")]},
@@ -52,5 +52,5 @@ class Migration(migrations.Migration):
             name='team',
             field=models.ForeignKey(blank=True, help_text='Colleagues in this team can view the consent and answer questions.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='consents', to='consent.team'),
         ),
-        migrations.RunPython(reinstall_sqlite_triggers, drop_sqlite_triggers),
+        migrations.RunPython(reinstall_sqlite_guards(1), drop_sqlite_triggers),
     ]
