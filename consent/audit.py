@@ -39,6 +39,7 @@ from .models import (
     AuditEvent,
     Consent,
     ConsentStatus,
+    Question,
     Signature,
     SignedDocument,
 )
@@ -328,6 +329,8 @@ class _Walk:
     sealed_documents: set[str] = dataclasses.field(default_factory=set)
     status: dict[int, str] = dataclasses.field(default_factory=dict)
     signed_content: dict[int, str] = dataclasses.field(default_factory=dict)
+    questions: dict[int, str] = dataclasses.field(default_factory=dict)
+    answers: dict[int, str] = dataclasses.field(default_factory=dict)
 
 
 def _walk_chain(report: ChainReport, anchor_hashes: dict, expected: dict) -> _Walk:
@@ -394,6 +397,10 @@ def _collect(walk: _Walk, event: AuditEvent) -> None:
         walk.signed_content[event.consent_id] = details.get("content_sha256")
     elif event.action == "document_sealed" and details.get("sha256"):
         walk.sealed_documents.add(details["sha256"])
+    elif event.action == "question_asked" and details.get("question") is not None:
+        walk.questions[details["question"]] = details.get("text")
+    elif event.action == "question_answered" and details.get("question") is not None:
+        walk.answers[details["question"]] = details.get("text")
     if event.consent_id is not None and event.action in STATUS_AFTER:
         walk.status[event.consent_id] = STATUS_AFTER[event.action]
 
@@ -416,18 +423,39 @@ def _check_head(report: ChainReport, walk: _Walk) -> None:
 
 
 def _check_records(report: ChainReport, walk: _Walk) -> None:
-    """Every signature, document and consent status must have the events that explain it."""
-    for pk, consent_id in Signature.objects.values_list("pk", "consent_id"):
+    """Every signature, document, question, answer and consent status must have the events
+    that explain it, and every signature and document the log records must still exist."""
+    signatures = dict(Signature.objects.values_list("pk", "consent_id"))
+    for pk, consent_id in signatures.items():
         if pk not in walk.signed_signatures:
             report.problems.append(
                 f"signature {pk} on consent {consent_id} has no consent_signed event: "
                 "the event was deleted or the signature was added outside the app"
             )
+    for pk in sorted(walk.signed_signatures - set(signatures)):
+        report.problems.append(f"signature {pk}, recorded in the log, is missing: it was deleted")
+    documents = {}
     for pk, consent_id, digest in SignedDocument.objects.values_list("pk", "consent_id", "sha256"):
+        documents[digest] = pk
         if digest not in walk.sealed_documents:
             report.problems.append(
                 f"document {pk} of consent {consent_id} has no document_sealed event: "
                 "the event was deleted or the document was added outside the app"
+            )
+    for digest in sorted(walk.sealed_documents - set(documents)):
+        report.problems.append(
+            f"the document with SHA-256 {digest[:16]}..., recorded in the log, is missing"
+        )
+    for pk, text, answer in Question.objects.values_list("pk", "text", "answer").iterator(
+        chunk_size=2000
+    ):
+        # The log keeps the text as stored_details cleaned it (no control characters).
+        if walk.questions.get(pk) != _clean_json(text) or walk.answers.get(pk, "") != (
+            _clean_json(answer)
+        ):
+            report.problems.append(
+                f"question {pk} or its answer differs from what the log recorded: it was "
+                "changed outside the app"
             )
     signed = Consent.objects.filter(signed_at__isnull=False).prefetch_related("items")
     for consent in signed.iterator(chunk_size=200):

@@ -387,6 +387,32 @@ class TestVerifyAuditReportsTheInsider:
             problems()
         )
 
+    def test_a_removed_signature(self, surgeon, library):
+        consent, _ = ready_to_sign(surgeon)
+        signature = sign(consent)
+        with guards_lifted():
+            sql("DELETE FROM consent_signature WHERE id = %s", [signature.pk])
+        assert f"signature {signature.pk}, recorded in the log, is missing" in problems()
+
+    def test_an_edited_answer(self, surgeon, library):
+        from consent.services import consent_answer_question, consent_ask_question
+
+        from .helpers import patient_actor, surgeon_actor
+
+        consent, _ = ready_to_sign(surgeon)
+        item = consent.items.first()
+        question = consent_ask_question(
+            consent=consent, item_id=item.pk, text="Will it\x0b hurt?", actor=patient_actor()
+        )
+        consent_answer_question(
+            consent=consent, question_id=question.pk, text="A little.", actor=surgeon_actor(surgeon)
+        )
+        sign(consent)
+        assert audit_verify().intact
+        with guards_lifted():
+            sql("UPDATE consent_question SET answer = 'Not at all.' WHERE id = %s", [question.pk])
+        assert f"question {question.pk} or its answer differs" in problems()
+
     def test_a_replaced_pdf(self, surgeon, library):
         consent, _ = ready_to_sign(surgeon)
         sign(consent)
