@@ -234,6 +234,13 @@ POSTGRES_BACKWARD = [
 
 
 def install(apps, schema_editor):
+    head = apps.get_model("consent", "AuditChainHead").objects.filter(pk=1).first()
+    if head is not None and head.last_sequence:
+        print(
+            f"\n  The audit log already holds {head.last_sequence} event(s) hashed without a key."
+            f"\n  Set AUDIT_UNKEYED_UNTIL={head.last_sequence} in the environment so that "
+            "verify_audit accepts them (docs/audit.md)."
+        )
     vendor = schema_editor.connection.vendor
     if vendor == "sqlite":
         drop_sqlite_triggers(apps, schema_editor)
