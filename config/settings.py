@@ -187,6 +187,9 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_CLIENT_IP_CALLABLE = "consent.actors.client_ip"
 AXES_VERBOSE = False
+# Database sessions that know their user (consent.UserSession), so that "sign out everywhere"
+# ends every session of a user, however it was opened.
+SESSION_ENGINE = "consent.sessions"
 # Sessions end after this many minutes without a request (each request renews them).
 SESSION_COOKIE_AGE = env_int("SESSION_IDLE_MINUTES", 60) * 60
 SESSION_SAVE_EVERY_REQUEST = True

@@ -8,6 +8,7 @@ import hashlib
 import json
 
 from django.conf import settings
+from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
 from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
@@ -514,14 +515,21 @@ class SignedDocument(models.Model):
         return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
 
 
-class SurgeonSession(models.Model):
-    """The sessions a user signed in with, so that "sign out everywhere" can end them all."""
+class UserSession(AbstractBaseSession):
+    """Django's database session, with the signed-in user's id beside it.
 
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="consent_sessions"
-    )
-    session_key = models.CharField(max_length=40, unique=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    Filled in on every save by consent.sessions.SessionStore, however the session was opened
+    (our sign-in page, /admin/login/, a password reset), so that "sign out everywhere" can find
+    and end every session of a user. Patients' sessions have no user.
+    """
 
-    def __str__(self) -> str:
-        return f"session of {self.user_id}"
+    # A plain id, as Django's documentation does it: a session may outlive its user's row for
+    # a moment, and a foreign key would make saving it fail.
+    user_id = models.BigIntegerField(null=True, db_index=True)
+
+    @classmethod
+    def get_session_store_class(cls):
+        from .sessions import SessionStore
+
+        return SessionStore
+

@@ -38,6 +38,7 @@ from .models import (
     SignatureRole,
     SignedDocument,
     Team,
+    UserSession,
 )
 from .signature_image import SignatureImageError, check_png
 
@@ -240,6 +241,20 @@ def consent_email_link(*, consent: Consent, issued: IssuedLink, url: str, actor:
         lambda: notify.patient_link(consent, url=url, expires_at=issued.link.expires_at)
     )
     return True
+
+
+# --- accounts -------------------------------------------------------------------------------
+
+
+def user_end_sessions(*, actor: Actor) -> int:
+    """End every session of the acting user, on every device and app server, however each was
+    opened (sign-in page, admin, password reset). Returns how many were ended."""
+    if actor.user is None:
+        raise ConsentError("Only a signed-in user can sign out everywhere.")
+    with transaction.atomic():
+        ended, _ = UserSession.objects.filter(user_id=actor.user.pk).delete()
+        audit_append(actor=actor, action="signed_out_everywhere", details={"sessions": ended})
+    return ended
 
 
 def _notify_surgeon(consent: Consent, action: str) -> None:

@@ -5,9 +5,7 @@ import datetime
 import segno
 from django.contrib import messages
 from django.contrib.auth import logout
-from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required, permission_required
-from django.contrib.sessions.models import Session
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -19,9 +17,8 @@ from django.views.decorators.http import require_POST
 from procedures.models import Procedure
 
 from ..actors import Actor
-from ..audit import audit_append
 from ..forms import AnswerForm, ConsentIssueForm, DashboardForm, ExtraRiskFormSet, RevokeForm
-from ..models import OPEN_STATES, REISSUABLE_STATES, Consent, ConsentStatus, SurgeonSession
+from ..models import OPEN_STATES, REISSUABLE_STATES, Consent, ConsentStatus
 from ..services import (
     ConsentError,
     IssuedLink,
@@ -30,6 +27,7 @@ from ..services import (
     consent_issue,
     consent_reissue_link,
     consent_revoke,
+    user_end_sessions,
 )
 from .common import pdf_response
 
@@ -89,26 +87,11 @@ def library(request: HttpRequest) -> HttpResponse:
     return render(request, "consent/library.html", {"procedures": procedures})
 
 
-class LoginView(auth_views.LoginView):
-    """Django's login, remembering the session so that 'sign out everywhere' can end it."""
-
-    def form_valid(self, form):
-        response = super().form_valid(form)
-        SurgeonSession.objects.get_or_create(
-            session_key=self.request.session.session_key, defaults={"user": form.get_user()}
-        )
-        return response
-
-
 @login_required
 @require_POST
 def sign_out_everywhere(request: HttpRequest) -> HttpResponse:
-    """End every session of this user, on every device and app server."""
-    user = request.user
-    keys = list(user.consent_sessions.values_list("session_key", flat=True))
-    Session.objects.filter(session_key__in=[*keys, request.session.session_key]).delete()
-    user.consent_sessions.all().delete()
-    audit_append(actor=Actor.surgeon(request), action="signed_out_everywhere")
+    """End every session of this user, on every device and app server, however it was opened."""
+    user_end_sessions(actor=Actor.surgeon(request))
     logout(request)
     messages.success(request, "You are signed out on every device.")
     return redirect("login")

@@ -1,0 +1,100 @@
+"""Sessions: every session knows its user, so "sign out everywhere" ends them all however they
+were opened."""
+
+import json
+
+import pytest
+from django.contrib.auth import SESSION_KEY
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+
+from consent.models import AuditEvent, UserSession
+from consent.sessions import SessionStore
+
+from .conftest import PASSWORD
+from .helpers import issue
+
+pytestmark = pytest.mark.usefixtures("library")
+
+RIGHT = {"day": "27", "month": "3", "year": "1964"}
+
+
+def session_rows() -> list[tuple[str, str, int | None]]:
+    """The session table as it is stored: key, raw session_data, user id."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT session_key, session_data, user_id FROM {UserSession._meta.db_table}"  # noqa: S608
+        )
+        return list(cursor.fetchall())
+
+
+def decoded_sessions() -> str:
+    """Everything the session table holds, decoded, as one text to search."""
+    rows = session_rows()
+    return "\n".join(raw + json.dumps(SessionStore().decode(raw)) for _, raw, _ in rows)
+
+
+def signed_in(username="owner", url=None) -> Client:
+    client = Client()
+    response = client.post(url or reverse("login"), {"username": username, "password": PASSWORD})
+    assert response.status_code == 302, response.content
+    return client
+
+
+class TestSessionsKnowTheirUser:
+    def test_a_sign_in_records_the_user_beside_the_session(self, surgeon):
+        client = signed_in()
+        key = client.cookies["sessionid"].value
+        assert (key, surgeon.pk) in [(k, user) for k, _, user in session_rows()]
+
+    def test_a_session_opened_at_the_admin_login_knows_its_user_too(self, surgeon):
+        client = signed_in(url=reverse("admin:login"))
+        assert client.session[SESSION_KEY] == str(surgeon.pk)
+        assert UserSession.objects.get(session_key=client.session.session_key).user_id == (
+            surgeon.pk
+        )
+
+    def test_a_patients_session_has_no_user(self, surgeon):
+        _, issued = issue(surgeon)
+        patient = Client()
+        patient.post(reverse("patient_link", args=[issued.token]), RIGHT)
+        assert UserSession.objects.get(session_key=patient.session.session_key).user_id is None
+
+
+class TestSignOutEverywhere:
+    def test_it_ends_every_session_of_the_user_however_it_was_opened(
+        self, surgeon, colleague, plain_user
+    ):
+        laptop = signed_in()
+        admin_tab = signed_in(url=reverse("admin:login"))
+        phone = Client()
+        phone.force_login(surgeon)
+        colleagues = signed_in("colleague")
+        _, issued = issue(surgeon)
+        patient = Client()
+        patient.post(reverse("patient_link", args=[issued.token]), RIGHT)
+        for client in (laptop, admin_tab, phone):
+            assert client.get(reverse("home")).status_code == 200
+
+        response = laptop.post(reverse("sign_out_everywhere"), follow=True)
+        assert "You are signed out on every device" in response.text
+
+        for client in (laptop, phone):
+            assert client.get(reverse("home")).status_code == 302
+        assert admin_tab.get(reverse("admin:index")).status_code == 302
+        assert not UserSession.objects.filter(user_id=surgeon.pk).exists()
+        # Nobody else is signed out: not a colleague, not a patient.
+        assert colleagues.get(reverse("home")).status_code == 200
+        assert patient.get(reverse("patient_start")).status_code == 200
+
+    def test_it_is_audited_with_the_number_of_sessions_ended(self, surgeon):
+        laptop, _ = signed_in(), signed_in(url=reverse("admin:login"))
+        laptop.post(reverse("sign_out_everywhere"))
+        event = AuditEvent.objects.get(action="signed_out_everywhere")
+        assert event.actor_user == surgeon and event.details == {"sessions": 2}
+
+    def test_it_is_a_post(self, surgeon):
+        client = signed_in()
+        assert client.get(reverse("sign_out_everywhere")).status_code == 405
+        assert client.get(reverse("home")).status_code == 200
