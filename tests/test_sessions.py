@@ -1,5 +1,6 @@
 """Sessions: every session knows its user, so "sign out everywhere" ends them all however they
-were opened."""
+were opened; the patient's new link never rests in the session table in the clear; patients
+sign out by POST only."""
 
 import json
 
@@ -98,3 +99,44 @@ class TestSignOutEverywhere:
         client = signed_in()
         assert client.get(reverse("sign_out_everywhere")).status_code == 405
         assert client.get(reverse("home")).status_code == 200
+
+
+class TestPatientSignOut:
+    def patient(self, surgeon) -> Client:
+        _, issued = issue(surgeon)
+        client = Client(enforce_csrf_checks=True)
+        client.get(reverse("patient_link", args=[issued.token]))
+        token = client.cookies["csrftoken"].value
+        client.post(
+            reverse("patient_link", args=[issued.token]),
+            {**RIGHT, "csrfmiddlewaretoken": token},
+        )
+        assert client.get(reverse("patient_start")).status_code == 200
+        return client
+
+    def test_a_get_only_asks_and_signs_nobody_out(self, surgeon):
+        client = self.patient(surgeon)
+        response = client.get(reverse("patient_sign_out"))
+        assert response.status_code == 200
+        assert "Leave your consent form?" in response.text
+        assert 'method="post"' in response.text
+        assert client.get(reverse("patient_start")).status_code == 200
+
+    def test_the_button_signs_the_patient_out(self, surgeon):
+        client = self.patient(surgeon)
+        response = client.post(
+            reverse("patient_sign_out"), {"csrfmiddlewaretoken": client.cookies["csrftoken"].value}
+        )
+        assert "You have left your consent form" in response.text
+        assert client.get(reverse("patient_start")).status_code == 401
+
+    def test_another_site_cannot_sign_a_patient_out(self, surgeon):
+        client = self.patient(surgeon)
+        assert client.post(reverse("patient_sign_out")).status_code == 403  # no CSRF token
+        assert client.get(reverse("patient_start")).status_code == 200
+
+    def test_the_pages_offer_a_button_not_a_link(self, surgeon):
+        client = self.patient(surgeon)
+        page = client.get(reverse("patient_start")).text
+        assert f'action="{reverse("patient_sign_out")}"' in page
+        assert f'href="{reverse("patient_sign_out")}"' not in page

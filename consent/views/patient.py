@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from .. import patient_session
 from ..actors import Actor
@@ -310,6 +310,12 @@ def patient_document(request: HttpRequest) -> HttpResponse:
     return pdf_response(request.consent, Actor.patient(request))
 
 
+@never_cache
+@require_http_methods(["GET", "POST"])
 def patient_sign_out(request: HttpRequest) -> HttpResponse:
-    patient_session.end(request)
-    return render(request, "consent/patient/signed_out.html")
+    """Leave: by POST only, so that no other page or link can sign a patient out. A GET (an
+    old bookmark) shows the button."""
+    if request.method == "POST":
+        patient_session.end(request)
+        return render(request, "consent/patient/signed_out.html")
+    return render(request, "consent/patient/sign_out.html")

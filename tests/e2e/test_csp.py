@@ -149,6 +149,11 @@ def test_no_page_breaks_the_content_security_policy(browser, live_server, surgeo
     consent.refresh_from_db()
     assert consent.status == ConsentStatus.SIGNED
     assert Signature.objects.get(consent=consent).method == "drawn"  # the pad worked
+    patient.goto(f"{base}/patient/sign-out/")
+    phone.collect(patient, "leave (confirm)")
+    patient.get_by_role("button", name="Leave").click()
+    expect(patient.get_by_text("You have left your consent form")).to_be_visible()
+    phone.collect(patient, "left")
 
     # --- the surgeon again: the signed consent and its PDF details; the dashboard ---
     page.goto(f"{base}/consents/{consent.pk}/")
