@@ -2,19 +2,24 @@
 were opened; the patient's new link never rests in the session table in the clear; patients
 sign out by POST only."""
 
+import datetime
 import json
+import re
 
 import pytest
+import time_machine
 from django.contrib.auth import SESSION_KEY
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
-from consent.models import AuditEvent, UserSession
+from consent.models import AuditEvent, Consent, PatientLink, UserSession
+from consent.new_link import SHOW_SECONDS
 from consent.sessions import SessionStore
 
 from .conftest import PASSWORD
-from .helpers import issue
+from .helpers import issue, issue_form_data
 
 pytestmark = pytest.mark.usefixtures("library")
 
@@ -99,6 +104,61 @@ class TestSignOutEverywhere:
         client = signed_in()
         assert client.get(reverse("sign_out_everywhere")).status_code == 405
         assert client.get(reverse("home")).status_code == 200
+
+
+class TestNewLinkNeverInTheSessionTable:
+    def issue_through_the_form(self, client):
+        from procedures.models import Procedure
+
+        procedure = Procedure.objects.get(slug="lumbar-rhizotomy")
+        data = issue_form_data(procedure, **{"extra-TOTAL_FORMS": "0"})
+        response = client.post(reverse("consent_new_for", args=[procedure.slug]), data)
+        assert response.status_code == 302
+        return Consent.objects.get(patient__full_name="Grace Hopper")
+
+    def test_the_raw_token_is_never_stored_and_the_link_is_shown_once(self, surgeon):
+        client = signed_in()
+        consent = self.issue_through_the_form(client)
+        stored_between = decoded_sessions()  # as it rests, between the POST and the page
+
+        page = client.get(reverse("consent_detail", args=[consent.pk]))
+        token = re.search(
+            r'id="patient-link" type="text" readonly value="[^"]*/p/([^/"]+)/"', page.text
+        )
+        assert token, "the link is shown on the consent page"
+        token = token[1]
+        assert PatientLink.objects.get(consent=consent).token_hash == PatientLink.hash_token(token)
+        assert "new_patient_link" in stored_between  # it was there, encrypted
+        assert token not in stored_between
+        assert token not in decoded_sessions()
+
+        again = client.get(reverse("consent_detail", args=[consent.pk]))
+        assert token not in again.text and "shown only now" not in again.text
+
+    def test_a_reissued_link_is_kept_out_of_the_table_too(self, surgeon):
+        consent, _ = issue(surgeon)
+        client = signed_in()
+        client.post(reverse("consent_reissue", args=[consent.pk]))
+        stored_between = decoded_sessions()
+        page = client.get(reverse("consent_detail", args=[consent.pk])).text
+        token = re.search(r"/p/([A-Za-z0-9_-]{40,})/", page)[1]
+        assert token not in stored_between
+
+    def test_a_link_not_shown_within_minutes_is_not_shown_later(self, surgeon):
+        client = signed_in()
+        consent = self.issue_through_the_form(client)
+        later = timezone.now() + datetime.timedelta(seconds=SHOW_SECONDS + 1)
+        with time_machine.travel(later):
+            page = client.get(reverse("consent_detail", args=[consent.pk]))
+        assert "shown only now" not in page.text
+        assert "new_patient_link" not in decoded_sessions()
+
+    def test_it_is_not_shown_on_another_consents_page(self, surgeon):
+        other, _ = issue(surgeon, full_name="Someone Else")
+        client = signed_in()
+        consent = self.issue_through_the_form(client)
+        assert "shown only now" not in client.get(reverse("consent_detail", args=[other.pk])).text
+        assert "shown only now" in client.get(reverse("consent_detail", args=[consent.pk])).text
 
 
 class TestPatientSignOut:

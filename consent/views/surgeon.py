@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from procedures.models import Procedure
 
+from .. import new_link
 from ..actors import Actor
 from ..forms import AnswerForm, ConsentIssueForm, DashboardForm, ExtraRiskFormSet, RevokeForm
 from ..models import OPEN_STATES, REISSUABLE_STATES, Consent, ConsentStatus
@@ -31,7 +32,6 @@ from ..services import (
 )
 from .common import pdf_response
 
-NEW_LINK_SESSION_KEY = "new_patient_link"
 # Unsigned consents planned within this many days stand out on the dashboard.
 SOON_DAYS = 7
 
@@ -138,10 +138,10 @@ def consent_new(request: HttpRequest, slug: str | None = None) -> HttpResponse:
 def _hand_out_link(request: HttpRequest, consent: Consent, issued: IssuedLink) -> bool:
     """Show a new link once on the consent page, and email it if the consent asks for that.
 
-    The raw token exists only here and in a one-time session entry (the database keeps its
-    hash); the consent page pops the entry, so the link is shown once. Returns True if emailed.
+    The raw token exists only here and, encrypted, in a one-time session entry (the database
+    keeps its hash); the consent page pops the entry, so the link is shown once.
     """
-    request.session[NEW_LINK_SESSION_KEY] = {"consent": consent.pk, "token": issued.token}
+    new_link.keep(request, consent_id=consent.pk, token=issued.token)
     return consent_email_link(
         consent=consent,
         issued=issued,
@@ -151,11 +151,10 @@ def _hand_out_link(request: HttpRequest, consent: Consent, issued: IssuedLink) -
 
 
 def _pop_new_link(request: HttpRequest, consent: Consent) -> dict | None:
-    data = request.session.get(NEW_LINK_SESSION_KEY)
-    if not data or data["consent"] != consent.pk:
+    token = new_link.pop(request, consent_id=consent.pk)
+    if token is None:
         return None
-    del request.session[NEW_LINK_SESSION_KEY]
-    url = request.build_absolute_uri(reverse("patient_link", args=[data["token"]]))
+    url = request.build_absolute_uri(reverse("patient_link", args=[token]))
     qr_svg = segno.make(url, error="m").svg_inline(scale=4, title="QR code of the patient's link")
     return {"url": url, "qr_svg": qr_svg}
 
