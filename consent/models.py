@@ -322,6 +322,7 @@ AUDIT_ACTION_LABELS = {
     "consent_issued": "Consent issued by the surgeon",
     "link_issued": "Private link made",
     "link_emailed": "Link emailed to the patient",
+    "link_email_failed": "Emailing the link to the patient failed",
     "identity_failed": "Wrong date of birth entered",
     "link_locked": "Link locked after too many wrong dates of birth",
     "identity_confirmed": "Identity confirmed (date of birth)",

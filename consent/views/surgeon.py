@@ -22,16 +22,22 @@ from ..forms import AnswerForm, ConsentIssueForm, DashboardForm, ExtraRiskFormSe
 from ..models import OPEN_STATES, REISSUABLE_STATES, Consent, ConsentStatus
 from ..services import (
     ConsentError,
+    EmailOutcome,
     IssuedLink,
     consent_answer_question,
     consent_email_link,
     consent_issue,
     consent_reissue_link,
     consent_revoke,
+    link_email_failed,
     user_end_sessions,
 )
 from .common import pdf_response
 
+EMAIL_FAILED_MESSAGE = (
+    "The link could not be emailed to the patient. Give them the link or the printed handout "
+    "below, or try emailing again from this page."
+)
 # Unsigned consents planned within this many days stand out on the dashboard.
 SOON_DAYS = 7
 
@@ -125,8 +131,10 @@ def consent_new(request: HttpRequest, slug: str | None = None) -> HttpResponse:
             messages.success(
                 request,
                 f"Consent issued for {consent.patient.full_name}."
-                + (" The link was emailed to the patient." if emailed else ""),
+                + (" The link was emailed to the patient." if emailed == EmailOutcome.SENT else ""),
             )
+            if emailed == EmailOutcome.FAILED:
+                messages.error(request, EMAIL_FAILED_MESSAGE)
             return redirect("consent_detail", pk=consent.pk)
     return render(
         request,
@@ -135,7 +143,7 @@ def consent_new(request: HttpRequest, slug: str | None = None) -> HttpResponse:
     )
 
 
-def _hand_out_link(request: HttpRequest, consent: Consent, issued: IssuedLink) -> bool:
+def _hand_out_link(request: HttpRequest, consent: Consent, issued: IssuedLink) -> EmailOutcome:
     """Show a new link once on the consent page, and email it if the consent asks for that.
 
     The raw token exists only here and, encrypted, in a one-time session entry (the database
@@ -164,6 +172,9 @@ def _pop_new_link(request: HttpRequest, consent: Consent) -> dict | None:
 def consent_detail(request: HttpRequest, pk: int) -> HttpResponse:
     consent = _get_consent_for_user(request, pk)
     items = list(consent.items.prefetch_related("questions__answered_by"))
+    events = list(consent.audit_events.all())
+    live_link = consent.links.filter(ended_at__isnull=True).first()
+    can_reissue = consent.status in REISSUABLE_STATES and consent.can_manage(request.user)
     return render(
         request,
         "consent/consent_detail.html",
@@ -175,12 +186,13 @@ def consent_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "signature": consent.signatures.defer("image_png").first(),
             "document": getattr(consent, "document", None),
             "new_link": _pop_new_link(request, consent),
-            "live_link": consent.links.filter(ended_at__isnull=True).first(),
-            "events": consent.audit_events.all(),
+            "live_link": live_link,
+            "email_failed": link_email_failed(consent, live_link, events),
+            "events": events,
             "revoke_form": RevokeForm(),
             "can_manage": consent.can_manage(request.user),
             "can_revoke": consent.is_open and consent.can_manage(request.user),
-            "can_reissue": consent.status in REISSUABLE_STATES and consent.can_manage(request.user),
+            "can_reissue": can_reissue,
         },
     )
 
@@ -198,8 +210,10 @@ def consent_reissue(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(
             request,
             "A new link was made. The old link no longer works."
-            + (" The new link was emailed to the patient." if emailed else ""),
+            + (" The new link was emailed to the patient." if emailed == EmailOutcome.SENT else ""),
         )
+        if emailed == EmailOutcome.FAILED:
+            messages.error(request, EMAIL_FAILED_MESSAGE)
     return redirect("consent_detail", pk=consent.pk)
 
 
