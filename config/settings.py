@@ -4,6 +4,7 @@ Every knob a hospital's IT team may turn is an environment variable, documented 
 """
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -55,6 +56,21 @@ def env_int(name: str, default: int) -> int:
         return int(value)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}") from None
+
+
+RATE_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def env_rate(name: str, default: str) -> tuple[int, int]:
+    """A rate such as "20/m", "30/10m" or "100/h": (requests, seconds)."""
+    value = os.environ.get(name) or default
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d*)\s*([smhd])\s*", value)
+    if not match or int(match[1]) < 1 or match[2] == "0":
+        raise ImproperlyConfigured(
+            f"{name} must be a rate such as 20/m, 30/10m or 100/h (requests per period of "
+            f"seconds s, minutes m, hours h or days d), not {value!r}"
+        )
+    return int(match[1]), int(match[2] or 1) * RATE_PERIODS[match[3]]
 
 
 def env_list(name: str, default: list[str]) -> list[str]:
@@ -120,6 +136,8 @@ MIDDLEWARE = [
     # Every response below this line gets the Content-Security-Policy and no-store headers.
     "csp.middleware.CSPMiddleware",
     "consent.middleware.NoStoreMiddleware",
+    # Before anything that may read a request body (CSRF, forms, other middleware).
+    "consent.middleware.RequestBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -299,7 +317,11 @@ IDENTITY_MAX_ATTEMPTS = env_int("IDENTITY_MAX_ATTEMPTS", 5)
 # A patient's session ends after this many minutes without a request.
 PATIENT_SESSION_IDLE_MINUTES = env_int("PATIENT_SESSION_IDLE_MINUTES", 30)
 # Reverse proxies in front of the app that append to X-Forwarded-For (0: use REMOTE_ADDR).
+# Set it behind a proxy, or every client shares the proxy's address (and its rate limits).
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+# Requests per client address to the patient's private link (opening it and each date of
+# birth tried), on top of the per-link lock after IDENTITY_MAX_ATTEMPTS wrong dates.
+PATIENT_LINK_RATE_LIMIT = env_rate("PATIENT_LINK_RATE_LIMIT", "30/10m")
 
 # --- Signed PDF documents ---
 # The hospital's sealing certificate and key (PEM), and the root certificate(s) a document must
@@ -311,7 +333,10 @@ PDF_SIGNING_KEY = Path(env_str("PDF_SIGNING_KEY", str(_DEV_PKI / "signer.key")))
 PDF_SIGNING_KEY_PASSPHRASE = env_str("PDF_SIGNING_KEY_PASSPHRASE")
 PDF_SIGNING_CHAIN = [Path(p) for p in env_list("PDF_SIGNING_CHAIN", [])]
 PDF_TRUST_ROOTS = [Path(p) for p in env_list("PDF_TRUST_ROOTS", [str(_DEV_PKI / "ca.crt")])]
-# Largest PDF accepted on the public verification page.
+# Largest PDF accepted on the public verification page. A larger request is refused before
+# it is read (the request may be VERIFY_UPLOAD_MAX_BYTES plus 64 KiB for the form around it).
 VERIFY_UPLOAD_MAX_BYTES = env_int("VERIFY_UPLOAD_MAX_BYTES", 5 * 1024 * 1024)
+# Checks per client address on the verification page (each may validate a seal).
+VERIFY_RATE_LIMIT = env_rate("VERIFY_RATE_LIMIT", "20/m")
 # The address people use to reach the app; printed on PDFs for the verification page.
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")

@@ -534,3 +534,15 @@ class UserSession(AbstractBaseSession):
 
         return SessionStore
 
+
+class RateLimitCounter(models.Model):
+    """Requests counted per client address and window (see consent/ratelimit.py)."""
+
+    bucket = models.CharField(max_length=64, unique=True, help_text="SHA-256 of scope and key")
+    window_start = models.BigIntegerField(help_text="Unix time")
+    # Finding the windows that ended, to delete them.
+    window_end = models.BigIntegerField(db_index=True, help_text="Unix time")
+    hits = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.hits} hit(s) until {self.window_end}"

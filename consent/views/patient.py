@@ -2,6 +2,7 @@
 that link, with no token in the URL) the overview, the risks, review and signing, withdrawal
 and their copy of the signed PDF."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -15,6 +16,7 @@ from ..actors import Actor
 from ..forms import DateOfBirthForm, SignForm, WithdrawForm
 from ..models import Consent, ConsentStatus
 from ..patient_session import patient_required
+from ..ratelimit import limit_by_address
 from ..services import (
     QUESTION_MAX_LENGTH,
     ConsentError,
@@ -44,6 +46,12 @@ def _step(number: int) -> dict:
 @never_cache
 def patient_link(request: HttpRequest, token: str) -> HttpResponse:
     """The private link: check the date of birth, then continue without the token in the URL."""
+    # Per client address, before anything else: opening links and trying dates of birth
+    # (each link also locks itself after IDENTITY_MAX_ATTEMPTS wrong dates).
+    if refused := limit_by_address(
+        request, scope="patient_link", rate=settings.PATIENT_LINK_RATE_LIMIT
+    ):
+        return refused
     link = link_find(token)
     state = link_state(link)
     if state != LinkState.OK:
