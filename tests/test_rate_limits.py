@@ -183,6 +183,10 @@ def test_a_large_body_is_refused_before_it_is_read(live_server, settings):
             b"POST /verify/ HTTP/1.1\r\n"
             + f"Host: {host}:{port}\r\n".encode()
             + b"Content-Type: multipart/form-data; boundary=x\r\n"
+            # A CSRF cookie, so that a CSRF check would have to read the body for the token.
+            + b"Cookie: csrftoken="
+            + b"a" * 32
+            + b"\r\n"
             + f"Content-Length: {50 * 1024 * 1024}\r\n".encode()
             + b"\r\n"
             + b"--x\r\n"
