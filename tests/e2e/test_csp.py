@@ -207,6 +207,8 @@ def test_no_page_breaks_the_content_security_policy(browser, live_server, surgeo
         ("groups", "/admin/auth/group/"),
         ("users", "/admin/auth/user/"),
         ("a user", f"/admin/auth/user/{surgeon.pk}/change/"),
+        ("a consent's history", f"/admin/consent/consent/{consent.pk}/history/"),
+        ("password change", "/admin/password_change/"),
     ]:
         response = adm.goto(f"{base}{path}")
         assert response.status == 200, path
