@@ -50,9 +50,11 @@ class RequestBodyLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        limit = _view_body_limit(request)
-        if limit is not None and _content_length(request) > limit:
-            return render(request, "too_large.html", status=413)
+        length = _content_length(request)
+        if length:  # only requests with a body need their view's limit looked up
+            limit = _view_body_limit(request)
+            if limit is not None and length > limit:
+                return render(request, "too_large.html", status=413)
         return self.get_response(request)
 
 
