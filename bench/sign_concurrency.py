@@ -100,8 +100,8 @@ def main() -> None:
         "PDF_TRUST_ROOTS": str(pki / "ca.crt"),
         # The bench signs in many patients from one address.
         "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",
-        "PATIENT_LINK_RATE_PER_MINUTE": "100000",
-        "VERIFY_RATE_PER_MINUTE": "100000",
+        "PATIENT_LINK_RATE_LIMIT": "100000/m",
+        "VERIFY_RATE_LIMIT": "100000/m",
     }
     os.environ.update(env)
     manage = [sys.executable, str(ROOT / "manage.py")]

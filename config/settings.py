@@ -4,9 +4,11 @@ Every knob a hospital's IT team may turn is an environment variable, documented 
 """
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -54,6 +56,21 @@ def env_int(name: str, default: int) -> int:
         return int(value)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}") from None
+
+
+RATE_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def env_rate(name: str, default: str) -> tuple[int, int]:
+    """A rate such as "20/m", "30/10m" or "100/h": (requests, seconds)."""
+    value = os.environ.get(name) or default
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d*)\s*([smhd])\s*", value)
+    if not match or int(match[1]) < 1 or match[2] == "0":
+        raise ImproperlyConfigured(
+            f"{name} must be a rate such as 20/m, 30/10m or 100/h (requests per period of "
+            f"seconds s, minutes m, hours h or days d), not {value!r}"
+        )
+    return int(match[1]), int(match[2] or 1) * RATE_PERIODS[match[3]]
 
 
 def env_list(name: str, default: list[str]) -> list[str]:
@@ -111,6 +128,7 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "axes",
+    "csp",
     "procedures",
     "consent",
 ]
@@ -118,6 +136,11 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Every response below this line gets the Content-Security-Policy and no-store headers.
+    "csp.middleware.CSPMiddleware",
+    "consent.middleware.NoStoreMiddleware",
+    # Before anything that may read a request body (CSRF, forms, other middleware).
+    "consent.middleware.RequestBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -185,6 +208,9 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_CLIENT_IP_CALLABLE = "consent.actors.client_ip"
 AXES_VERBOSE = False
+# Database sessions that know their user (consent.UserSession), so that "sign out everywhere"
+# ends every session of a user, however it was opened.
+SESSION_ENGINE = "consent.sessions"
 # Sessions end after this many minutes without a request (each request renews them).
 SESSION_COOKIE_AGE = env_int("SESSION_IDLE_MINUTES", 60) * 60
 SESSION_SAVE_EVERY_REQUEST = True
@@ -238,6 +264,24 @@ SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
 )
+# Content-Security-Policy (django-csp): our own scripts, stylesheets and images only; no inline
+# script or style anywhere (templates carry classes, static/css/app.css the styles), no plugins,
+# no framing, forms post only here. The admin needs nothing more. data: images are Bootstrap's
+# and the admin's icons inside their stylesheets.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [NONE],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],  # the risks page saves each tick with fetch()
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "base-uri": [NONE],
+        "object-src": [NONE],
+    }
+}
 
 LOGGING = {
     "version": 1,
@@ -264,6 +308,8 @@ EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+# Emails are sent while the surgeon waits (so the page can say whether it went): never hang.
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT_SECONDS", 10)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "consent@localhost")
 
 # --- Consents ---
@@ -278,7 +324,11 @@ PATIENT_SESSION_IDLE_MINUTES = env_int("PATIENT_SESSION_IDLE_MINUTES", 30)
 # claim that lapses after this.
 SIGNING_CLAIM_SECONDS = env_int("SIGNING_CLAIM_SECONDS", 60)
 # Reverse proxies in front of the app that append to X-Forwarded-For (0: use REMOTE_ADDR).
+# Set it behind a proxy, or every client shares the proxy's address (and its rate limits).
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+# Requests per client address to the patient's private link (opening it and each date of
+# birth tried), on top of the per-link lock after IDENTITY_MAX_ATTEMPTS wrong dates.
+PATIENT_LINK_RATE_LIMIT = env_rate("PATIENT_LINK_RATE_LIMIT", "30/10m")
 
 # --- Signed PDF documents ---
 # The hospital's sealing certificate and key (PEM), and the root certificate(s) a document must
@@ -290,7 +340,10 @@ PDF_SIGNING_KEY = Path(env_str("PDF_SIGNING_KEY", str(_DEV_PKI / "signer.key")))
 PDF_SIGNING_KEY_PASSPHRASE = env_str("PDF_SIGNING_KEY_PASSPHRASE")
 PDF_SIGNING_CHAIN = [Path(p) for p in env_list("PDF_SIGNING_CHAIN", [])]
 PDF_TRUST_ROOTS = [Path(p) for p in env_list("PDF_TRUST_ROOTS", [str(_DEV_PKI / "ca.crt")])]
-# Largest PDF accepted on the public verification page.
+# Largest PDF accepted on the public verification page. A larger request is refused before
+# it is read (the request may be VERIFY_UPLOAD_MAX_BYTES plus 64 KiB for the form around it).
 VERIFY_UPLOAD_MAX_BYTES = env_int("VERIFY_UPLOAD_MAX_BYTES", 5 * 1024 * 1024)
+# Checks per client address on the verification page (each may validate a seal).
+VERIFY_RATE_LIMIT = env_rate("VERIFY_RATE_LIMIT", "20/m")
 # The address people use to reach the app; printed on PDFs for the verification page.
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")

@@ -8,6 +8,7 @@ import hashlib
 import json
 
 from django.conf import settings
+from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
 from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
@@ -321,6 +322,7 @@ AUDIT_ACTION_LABELS = {
     "consent_issued": "Consent issued by the surgeon",
     "link_issued": "Private link made",
     "link_emailed": "Link emailed to the patient",
+    "link_email_failed": "Emailing the link to the patient failed",
     "identity_failed": "Wrong date of birth entered",
     "link_locked": "Link locked after too many wrong dates of birth",
     "identity_confirmed": "Identity confirmed (date of birth)",
@@ -516,14 +518,33 @@ class SigningClaim(models.Model):
         return f"signing claim on consent {self.consent_id}"
 
 
-class SurgeonSession(models.Model):
-    """The sessions a user signed in with, so that "sign out everywhere" can end them all."""
+class UserSession(AbstractBaseSession):
+    """Django's database session, with the signed-in user's id beside it.
 
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="consent_sessions"
-    )
-    session_key = models.CharField(max_length=40, unique=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    Filled in on every save by consent.sessions.SessionStore, however the session was opened
+    (our sign-in page, /admin/login/, a password reset), so that "sign out everywhere" can find
+    and end every session of a user. Patients' sessions have no user.
+    """
+
+    # A plain id, as Django's documentation does it: a session may outlive its user's row for
+    # a moment, and a foreign key would make saving it fail.
+    user_id = models.BigIntegerField(null=True, db_index=True)
+
+    @classmethod
+    def get_session_store_class(cls):
+        from .sessions import SessionStore
+
+        return SessionStore
+
+
+class RateLimitCounter(models.Model):
+    """Requests counted per client address and window (see consent/ratelimit.py)."""
+
+    bucket = models.CharField(max_length=64, unique=True, help_text="SHA-256 of scope and key")
+    window_start = models.BigIntegerField(help_text="Unix time")
+    # Finding the windows that ended, to delete them.
+    window_end = models.BigIntegerField(db_index=True, help_text="Unix time")
+    hits = models.PositiveIntegerField()
 
     def __str__(self) -> str:
-        return f"session of {self.user_id}"
+        return f"{self.hits} hit(s) until {self.window_end}"

@@ -40,6 +40,7 @@ from .models import (
     SignedDocument,
     SigningClaim,
     Team,
+    UserSession,
 )
 from .signature_image import SignatureImageError, check_png
 
@@ -228,20 +229,60 @@ def _require_manager(consent: Consent, actor: Actor, what: str) -> None:
         raise ConsentError(f"Only the issuing surgeon can {what}.")
 
 
-def consent_email_link(*, consent: Consent, issued: IssuedLink, url: str, actor: Actor) -> bool:
-    """Email the patient their link, if this consent asks for it. Audited; sent on commit."""
+class EmailOutcome(StrEnum):
+    NOT_ASKED = "not_asked"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+def consent_email_link(
+    *, consent: Consent, issued: IssuedLink, url: str, actor: Actor
+) -> EmailOutcome:
+    """Email the patient their link now, if this consent asks for it, and audit what happened:
+    `link_emailed` only once the mail server took the email, `link_email_failed` if it did not.
+
+    Sends while the caller waits, so call it outside any transaction (no lock is held while
+    talking to the mail server); the link itself was committed before.
+    """
     if not consent.email_patient or not consent.patient.email:
-        return False
+        return EmailOutcome.NOT_ASKED
+    sent = notify.patient_link(consent, url=url, expires_at=issued.link.expires_at)
     audit_append(
         actor=actor,
-        action="link_emailed",
+        action="link_emailed" if sent else "link_email_failed",
         consent=consent,
         details={"link": issued.link.pk, "to_domain": consent.patient.email.split("@")[-1]},
     )
-    transaction.on_commit(
-        lambda: notify.patient_link(consent, url=url, expires_at=issued.link.expires_at)
-    )
-    return True
+    return EmailOutcome.SENT if sent else EmailOutcome.FAILED
+
+
+def link_email_failed(consent: Consent, link: PatientLink | None, events=None) -> bool:
+    """Did the last attempt to email this live link fail?"""
+    if link is None or not consent.email_patient:
+        return False
+    events = consent.audit_events.all() if events is None else events
+    attempts = [
+        e
+        for e in events
+        if e.action in ("link_emailed", "link_email_failed")
+        and isinstance(e.details, dict)
+        and e.details.get("link") == link.pk
+    ]
+    return bool(attempts) and attempts[-1].action == "link_email_failed"
+
+
+# --- accounts -------------------------------------------------------------------------------
+
+
+def user_end_sessions(*, actor: Actor) -> int:
+    """End every session of the acting user, on every device and app server, however each was
+    opened (sign-in page, admin, password reset). Returns how many were ended."""
+    if actor.user is None:
+        raise ConsentError("Only a signed-in user can sign out everywhere.")
+    with transaction.atomic():
+        ended, _ = UserSession.objects.filter(user_id=actor.user.pk).delete()
+        audit_append(actor=actor, action="signed_out_everywhere", details={"sessions": ended})
+    return ended
 
 
 def _notify_surgeon(consent: Consent, action: str) -> None:

@@ -89,3 +89,20 @@ def test_bootstrap_is_served_from_the_npm_install():
     bootstrap = ROOT / "node_modules" / "bootstrap" / "dist"
     assert ("vendor/bootstrap", bootstrap) in settings.STATICFILES_DIRS
     assert (bootstrap / "css" / "bootstrap.min.css").exists()
+
+
+def test_rates_read_as_requests_per_period(monkeypatch):
+    from config.settings import env_rate
+
+    for text, expected in [("20/m", (20, 60)), ("30/10m", (30, 600)), (" 5 / 2h ", (5, 7200))]:
+        monkeypatch.setenv("SOME_RATE", text)
+        assert env_rate("SOME_RATE", "1/s") == expected
+    monkeypatch.delenv("SOME_RATE")
+    assert env_rate("SOME_RATE", "100/d") == (100, 86400)
+
+
+def test_it_refuses_a_rate_it_cannot_read():
+    for bad in ("20", "20/minute", "0/m", "5/0m", "-1/m"):
+        result = run_check(DEBUG="1", VERIFY_RATE_LIMIT=bad)
+        assert result.returncode != 0, bad
+        assert "VERIFY_RATE_LIMIT must be a rate such as 20/m" in result.stderr

@@ -2,19 +2,21 @@
 that link, with no token in the URL) the overview, the risks, review and signing, withdrawal
 and their copy of the signed PDF."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from .. import patient_session
 from ..actors import Actor
 from ..forms import DateOfBirthForm, SignForm, WithdrawForm
 from ..models import Consent, ConsentStatus
 from ..patient_session import patient_required
+from ..ratelimit import limit_by_address
 from ..services import (
     QUESTION_MAX_LENGTH,
     ConsentError,
@@ -44,6 +46,12 @@ def _step(number: int) -> dict:
 @never_cache
 def patient_link(request: HttpRequest, token: str) -> HttpResponse:
     """The private link: check the date of birth, then continue without the token in the URL."""
+    # Per client address, before anything else: opening links and trying dates of birth
+    # (each link also locks itself after IDENTITY_MAX_ATTEMPTS wrong dates).
+    if refused := limit_by_address(
+        request, scope="patient_link", rate=settings.PATIENT_LINK_RATE_LIMIT
+    ):
+        return refused
     link = link_find(token)
     state = link_state(link)
     if state != LinkState.OK:
@@ -310,6 +318,12 @@ def patient_document(request: HttpRequest) -> HttpResponse:
     return pdf_response(request.consent, Actor.patient(request))
 
 
+@never_cache
+@require_http_methods(["GET", "POST"])
 def patient_sign_out(request: HttpRequest) -> HttpResponse:
-    patient_session.end(request)
-    return render(request, "consent/patient/signed_out.html")
+    """Leave: by POST only, so that no other page or link can sign a patient out. A GET (an
+    old bookmark) shows the button."""
+    if request.method == "POST":
+        patient_session.end(request)
+        return render(request, "consent/patient/signed_out.html")
+    return render(request, "consent/patient/sign_out.html")

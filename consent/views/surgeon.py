@@ -5,9 +5,7 @@ import datetime
 import segno
 from django.contrib import messages
 from django.contrib.auth import logout
-from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required, permission_required
-from django.contrib.sessions.models import Session
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -18,22 +16,28 @@ from django.views.decorators.http import require_POST
 
 from procedures.models import Procedure
 
+from .. import new_link
 from ..actors import Actor
-from ..audit import audit_append
 from ..forms import AnswerForm, ConsentIssueForm, DashboardForm, ExtraRiskFormSet, RevokeForm
-from ..models import OPEN_STATES, REISSUABLE_STATES, Consent, ConsentStatus, SurgeonSession
+from ..models import OPEN_STATES, REISSUABLE_STATES, Consent, ConsentStatus
 from ..services import (
     ConsentError,
+    EmailOutcome,
     IssuedLink,
     consent_answer_question,
     consent_email_link,
     consent_issue,
     consent_reissue_link,
     consent_revoke,
+    link_email_failed,
+    user_end_sessions,
 )
 from .common import pdf_response
 
-NEW_LINK_SESSION_KEY = "new_patient_link"
+EMAIL_FAILED_MESSAGE = (
+    "The link could not be emailed to the patient. Give them the link or the printed handout "
+    "below, or try emailing again from this page."
+)
 # Unsigned consents planned within this many days stand out on the dashboard.
 SOON_DAYS = 7
 
@@ -89,26 +93,11 @@ def library(request: HttpRequest) -> HttpResponse:
     return render(request, "consent/library.html", {"procedures": procedures})
 
 
-class LoginView(auth_views.LoginView):
-    """Django's login, remembering the session so that 'sign out everywhere' can end it."""
-
-    def form_valid(self, form):
-        response = super().form_valid(form)
-        SurgeonSession.objects.get_or_create(
-            session_key=self.request.session.session_key, defaults={"user": form.get_user()}
-        )
-        return response
-
-
 @login_required
 @require_POST
 def sign_out_everywhere(request: HttpRequest) -> HttpResponse:
-    """End every session of this user, on every device and app server."""
-    user = request.user
-    keys = list(user.consent_sessions.values_list("session_key", flat=True))
-    Session.objects.filter(session_key__in=[*keys, request.session.session_key]).delete()
-    user.consent_sessions.all().delete()
-    audit_append(actor=Actor.surgeon(request), action="signed_out_everywhere")
+    """End every session of this user, on every device and app server, however it was opened."""
+    user_end_sessions(actor=Actor.surgeon(request))
     logout(request)
     messages.success(request, "You are signed out on every device.")
     return redirect("login")
@@ -142,8 +131,10 @@ def consent_new(request: HttpRequest, slug: str | None = None) -> HttpResponse:
             messages.success(
                 request,
                 f"Consent issued for {consent.patient.full_name}."
-                + (" The link was emailed to the patient." if emailed else ""),
+                + (" The link was emailed to the patient." if emailed == EmailOutcome.SENT else ""),
             )
+            if emailed == EmailOutcome.FAILED:
+                messages.error(request, EMAIL_FAILED_MESSAGE)
             return redirect("consent_detail", pk=consent.pk)
     return render(
         request,
@@ -152,13 +143,13 @@ def consent_new(request: HttpRequest, slug: str | None = None) -> HttpResponse:
     )
 
 
-def _hand_out_link(request: HttpRequest, consent: Consent, issued: IssuedLink) -> bool:
+def _hand_out_link(request: HttpRequest, consent: Consent, issued: IssuedLink) -> EmailOutcome:
     """Show a new link once on the consent page, and email it if the consent asks for that.
 
-    The raw token exists only here and in a one-time session entry (the database keeps its
-    hash); the consent page pops the entry, so the link is shown once. Returns True if emailed.
+    The raw token exists only here and, encrypted, in a one-time session entry (the database
+    keeps its hash); the consent page pops the entry, so the link is shown once.
     """
-    request.session[NEW_LINK_SESSION_KEY] = {"consent": consent.pk, "token": issued.token}
+    new_link.keep(request, consent_id=consent.pk, token=issued.token)
     return consent_email_link(
         consent=consent,
         issued=issued,
@@ -168,11 +159,10 @@ def _hand_out_link(request: HttpRequest, consent: Consent, issued: IssuedLink) -
 
 
 def _pop_new_link(request: HttpRequest, consent: Consent) -> dict | None:
-    data = request.session.get(NEW_LINK_SESSION_KEY)
-    if not data or data["consent"] != consent.pk:
+    token = new_link.pop(request, consent_id=consent.pk)
+    if token is None:
         return None
-    del request.session[NEW_LINK_SESSION_KEY]
-    url = request.build_absolute_uri(reverse("patient_link", args=[data["token"]]))
+    url = request.build_absolute_uri(reverse("patient_link", args=[token]))
     qr_svg = segno.make(url, error="m").svg_inline(scale=4, title="QR code of the patient's link")
     return {"url": url, "qr_svg": qr_svg}
 
@@ -182,6 +172,9 @@ def _pop_new_link(request: HttpRequest, consent: Consent) -> dict | None:
 def consent_detail(request: HttpRequest, pk: int) -> HttpResponse:
     consent = _get_consent_for_user(request, pk)
     items = list(consent.items.prefetch_related("questions__answered_by"))
+    events = list(consent.audit_events.all())
+    live_link = consent.links.filter(ended_at__isnull=True).first()
+    can_reissue = consent.status in REISSUABLE_STATES and consent.can_manage(request.user)
     return render(
         request,
         "consent/consent_detail.html",
@@ -193,12 +186,13 @@ def consent_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "signature": consent.signatures.defer("image_png").first(),
             "document": getattr(consent, "document", None),
             "new_link": _pop_new_link(request, consent),
-            "live_link": consent.links.filter(ended_at__isnull=True).first(),
-            "events": consent.audit_events.all(),
+            "live_link": live_link,
+            "email_failed": link_email_failed(consent, live_link, events),
+            "events": events,
             "revoke_form": RevokeForm(),
             "can_manage": consent.can_manage(request.user),
             "can_revoke": consent.is_open and consent.can_manage(request.user),
-            "can_reissue": consent.status in REISSUABLE_STATES and consent.can_manage(request.user),
+            "can_reissue": can_reissue,
         },
     )
 
@@ -216,8 +210,10 @@ def consent_reissue(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(
             request,
             "A new link was made. The old link no longer works."
-            + (" The new link was emailed to the patient." if emailed else ""),
+            + (" The new link was emailed to the patient." if emailed == EmailOutcome.SENT else ""),
         )
+        if emailed == EmailOutcome.FAILED:
+            messages.error(request, EMAIL_FAILED_MESSAGE)
     return redirect("consent_detail", pk=consent.pk)
 
 
