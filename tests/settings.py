@@ -9,6 +9,9 @@ os.environ.setdefault("DOTENV_FILE", "")
 
 from config.settings import *  # noqa: F403
 
+# The test client and the live server speak plain HTTP (production redirects it to HTTPS).
+SECURE_SSL_REDIRECT = False
+
 # Fast hashing: tests create many users and nothing here guards real passwords.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {
