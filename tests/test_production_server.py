@@ -117,10 +117,11 @@ def server(test_pki, database_url, static_root, tmp_path_factory):
     with Server(
         [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py"], env=env, url=url
     ) as running:
-        warm = running.wait_for(
-            running.stderr, lambda lines: sum("is warm" in x for x in lines) >= WORKERS
+        started = running.wait_for(
+            running.stderr,
+            lambda lines: sum("is warm" in x or "starts cold" in x for x in lines) >= WORKERS,
         )
-        if not warm:
+        if not started:
             pytest.fail(f"gunicorn did not start:\n{running.error_log}")
         yield running
 
