@@ -6,7 +6,7 @@ STAMPS := .setup-stamps
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup lint format check-migrations clean
+.PHONY: run serve test setup lint format check-migrations clean
 
 setup: $(STAMPS)/python $(STAMPS)/npm
 	@scripts/system-packages
@@ -38,6 +38,11 @@ run: setup .env
 	$(PY) manage.py ensure_demo_surgeon
 	$(PY) manage.py seed_demo
 	$(PY) manage.py runserver $(HOST):$(PORT)
+
+# The production profile on this machine: PostgreSQL, DEBUG off, gunicorn (scripts/serve says
+# how). Plain HTTP, so secure cookies are off here. DATABASE_URL overrides the database.
+serve: setup .env
+	HOST=$(HOST) PORT=$(PORT) scripts/serve
 
 test: setup
 	@scripts/system-packages --browser

@@ -45,13 +45,25 @@ def _name(common_name: str, organisation: str) -> x509.Name:
 
 
 def create_dev_pki(directory: Path, *, organisation: str) -> PkiPaths:
-    """Create a CA and a signing certificate (EC P-256: fast to sign with) in `directory`."""
+    """Create a CA and a signing certificate (EC P-256: fast to sign with) in `directory`,
+    marked DEVELOPMENT ONLY in their names."""
+    return create_pki(directory, organisation=organisation, development=True)
+
+
+def create_pki(directory: Path, *, organisation: str, development: bool) -> PkiPaths:
+    """Create a CA and a signing certificate in `directory`.
+
+    development=False makes certificates shaped like a hospital's own, without the
+    DEVELOPMENT ONLY mark: tests use them to see a deployment as the deploy checks would.
+    A real hospital's certificate comes from its own CA, never from here.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     paths = PkiPaths.in_dir(directory)
     now = datetime.datetime.now(datetime.UTC)
+    mark = f" ({DEV_MARK})" if development else ""
 
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = _name(f"{organisation} consent CA ({DEV_MARK})", organisation)
+    ca_name = _name(f"{organisation} consent CA{mark}", organisation)
     ca_cert = (
         x509.CertificateBuilder()
         .subject_name(ca_name)
@@ -84,7 +96,7 @@ def create_dev_pki(directory: Path, *, organisation: str) -> PkiPaths:
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
         x509.CertificateBuilder()
-        .subject_name(_name(f"{organisation} consent records ({DEV_MARK})", organisation))
+        .subject_name(_name(f"{organisation} consent records{mark}", organisation))
         .issuer_name(ca_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())

@@ -12,6 +12,9 @@ from config.settings import *  # noqa: F403
 # The tests' own app: a flush command that lifts the database guards (see tests/insider.py).
 INSTALLED_APPS = ["tests", *INSTALLED_APPS]  # noqa: F405
 
+# The test client and the live server speak plain HTTP (production redirects it to HTTPS).
+SECURE_SSL_REDIRECT = False
+
 # Fast hashing: tests create many users and nothing here guards real passwords.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {

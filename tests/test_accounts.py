@@ -87,3 +87,14 @@ class TestDemoSurgeon:
         assert user.check_password(password) and is_surgeon(user)
         assert password in first.getvalue() and "new demo account" in first.getvalue()
         assert password in second.getvalue() and "new demo account" not in second.getvalue()
+
+    def test_it_keeps_the_password_in_the_file_it_is_given(self, settings, tmp_path):
+        settings.DEBUG = True
+        settings.BASE_DIR = tmp_path
+        settings.SITE_URL = "http://127.0.0.1:8312"
+        out = StringIO()
+        call_command("ensure_demo_surgeon", credentials=tmp_path / "serve-credentials", stdout=out)
+        username, password = (tmp_path / "serve-credentials").read_text().split()
+        assert not (tmp_path / ".demo-credentials").exists()
+        assert get_user_model().objects.get(username=username).check_password(password)
+        assert f"Sign in at http://127.0.0.1:8312/ as {username}" in out.getvalue()

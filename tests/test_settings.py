@@ -92,7 +92,7 @@ def test_bootstrap_is_served_from_the_npm_install():
 
 
 def test_rates_read_as_requests_per_period(monkeypatch):
-    from config.settings import env_rate
+    from config.env import env_rate
 
     for text, expected in [("20/m", (20, 60)), ("30/10m", (30, 600)), (" 5 / 2h ", (5, 7200))]:
         monkeypatch.setenv("SOME_RATE", text)

@@ -16,10 +16,17 @@ class Command(BaseCommand):
         "kept in .demo-credentials, and print how to sign in."
     )
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--credentials",
+            type=Path,
+            default=Path(settings.BASE_DIR) / ".demo-credentials",
+            help="Where the password is kept (make serve keeps its own: another database).",
+        )
+
+    def handle(self, *args, credentials: Path, **options):
         if not settings.DEBUG:
             raise CommandError("Refusing to create a demo account: DEBUG is off.")
-        credentials = Path(settings.BASE_DIR) / ".demo-credentials"
         exists = get_user_model().objects.filter(username=DEMO_USERNAME).exists()
         if not exists:
             password = secrets.token_urlsafe(12)
@@ -36,8 +43,9 @@ class Command(BaseCommand):
             username, password = credentials.read_text(encoding="utf-8").split()[:2]
             self.stdout.write(
                 self.style.SUCCESS(
-                    f"Sign in at http://127.0.0.1:8000/ as {username} with password {password}"
-                    + ("" if exists else " (new demo account, kept in .demo-credentials)")
+                    f"Sign in at {settings.SITE_URL.rstrip('/')}/ as {username} with password "
+                    f"{password}"
+                    + ("" if exists else f" (new demo account, kept in {credentials.name})")
                 )
             )
         else:
