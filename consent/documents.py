@@ -7,6 +7,7 @@ surgeon typed is ever fetched (and all of it is escaped by the template anyway).
 
 import asyncio
 import base64
+import datetime
 import functools
 import hashlib
 import importlib
@@ -242,12 +243,12 @@ class SealCheck:
     reason: str = ""
 
 
-def check_seal(pdf: bytes) -> SealCheck:
+def check_seal(pdf: bytes, *, sealed_at: datetime.datetime | None = None) -> SealCheck:
     """Is this PDF sealed, unmodified since, by a certificate chaining to our trust roots?"""
-    return _outside_event_loop(_check_seal, pdf)
+    return _outside_event_loop(_check_seal, pdf, sealed_at)
 
 
-def _check_seal(pdf: bytes) -> SealCheck:
+def _check_seal(pdf: bytes, sealed_at: datetime.datetime | None) -> SealCheck:
     from pyhanko.keys import load_cert_from_pemder
     from pyhanko.pdf_utils.misc import PdfReadError
     from pyhanko.pdf_utils.reader import PdfFileReader
@@ -263,7 +264,10 @@ def _check_seal(pdf: bytes) -> SealCheck:
         return SealCheck(False, f"expected one seal, found {len(signatures)}")
     roots = [load_cert_from_pemder(str(path)) for path in settings.PDF_TRUST_ROOTS]
     try:
-        status = validate_pdf_signature(signatures[0], ValidationContext(trust_roots=roots))
+        # A document we issued is checked as of when we sealed it (recorded in our database,
+        # not taken from the file), so it stays verifiable after the certificate expires.
+        context = ValidationContext(trust_roots=roots, moment=sealed_at)
+        status = validate_pdf_signature(signatures[0], context)
     except Exception as exc:
         return SealCheck(False, f"the seal cannot be validated ({type(exc).__name__})")
     if not status.intact or not status.valid:
@@ -388,7 +392,7 @@ def document_anchors(*, seals: bool = False):
         if hashlib.sha256(data).hexdigest() != document.sha256:
             yield DocumentAnchor(document.pk, None, "its file does not match its recorded hash")
             continue
-        if seals and not (seal := check_seal(data)).valid:
+        if seals and not (seal := check_seal(data, sealed_at=document.created_at)).valid:
             yield DocumentAnchor(document.pk, None, f"its seal is not valid: {seal.reason}")
             continue
         checkpoint = read_checkpoint(data)
@@ -435,7 +439,7 @@ def verify_bytes(pdf: bytes) -> Verification:
     )
     if document is None:
         return Verification(False, "it is not a document we issued, or it was changed since")
-    seal = check_seal(pdf)
+    seal = check_seal(pdf, sealed_at=document.created_at)
     if not seal.valid:
         return Verification(False, seal.reason)
     return Verification(True, document=document)
@@ -453,7 +457,7 @@ def verify_code(code: str) -> Verification:
     stored = read_document(document)
     if hashlib.sha256(stored).hexdigest() != document.sha256:
         return Verification(False, "the stored document was changed after it was sealed")
-    seal = check_seal(stored)
+    seal = check_seal(stored, sealed_at=document.created_at)
     if not seal.valid:
         return Verification(False, seal.reason)
     return Verification(True, document=document)

@@ -1,13 +1,16 @@
+import datetime
 import hashlib
 import io
 from io import StringIO
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
+from django.utils import timezone
 from pypdf import PdfReader
 
 from consent import documents
@@ -127,6 +130,22 @@ class TestSeal:
         settings.PDF_TRUST_ROOTS = [other.ca_cert]
         result = check_seal(read_document(consent.document))
         assert not result.valid and "not from this hospital" in result.reason
+
+    def test_a_document_stays_authentic_after_its_certificate_expires(self, surgeon):
+        """Checked as of when we sealed it: years later, once the sealing certificate has
+        expired, the hospital's records must still verify."""
+        consent, _ = signed_consent(surgeon)
+        data = read_document(consent.document)
+        code = consent.document.verification_code
+        with time_machine.travel(timezone.now() + datetime.timedelta(days=3 * 365)):
+            assert not check_seal(data).valid  # as of today the certificate has expired
+            assert documents.verify_bytes(data).authentic
+            assert documents.verify_code(code).authentic
+
+    def test_a_seal_made_after_the_certificate_expired_is_refused(self, surgeon):
+        consent, _ = signed_consent(surgeon)
+        later = timezone.now() + datetime.timedelta(days=3 * 365)
+        assert not check_seal(read_document(consent.document), sealed_at=later).valid
 
     def test_signing_is_rolled_back_when_the_document_cannot_be_made(self, surgeon, monkeypatch):
         consent, _ = ready_to_sign(surgeon)
