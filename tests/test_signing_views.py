@@ -265,7 +265,34 @@ class TestAdminCannotChangeAConsent:
 
     def test_an_outsider_surgeon_does_not_see_it_in_the_admin(self, client, surgeon, outsider):
         consent, _ = issue(surgeon)
+        change = reverse("admin:consent_consent_change", args=[consent.pk])
+        changelist = reverse("admin:consent_consent_changelist")
+        client.force_login(surgeon)  # the owner, with the same permissions, does see it
+        assert client.get(change).status_code == 200
+        assert "Ada Lovelace" in client.get(changelist).text
         client.force_login(outsider)
-        response = client.get(reverse("admin:consent_consent_change", args=[consent.pk]))
-        assert response.status_code in (302, 404)
-        assert Consent.objects.count() == 1
+        response = client.get(change, follow=True)
+        assert "doesn\u2019t exist" in response.text and "Ada Lovelace" not in response.text
+        listing = client.get(changelist)
+        assert listing.status_code == 200 and "Ada Lovelace" not in listing.text
+        assert "0 consents" in listing.text
+
+    def test_patients_and_audit_events_in_the_admin_are_only_those_of_visible_consents(
+        self, client, surgeon, outsider
+    ):
+        from django.contrib.auth.models import Permission
+
+        issue(surgeon, full_name="Hidden Patient")
+        issue(outsider, full_name="Visible Patient")
+        outsider.user_permissions.add(
+            *Permission.objects.filter(codename__in=["view_patient", "view_auditevent"])
+        )
+        client.force_login(outsider)
+        patients = client.get(reverse("admin:consent_patient_changelist")).text
+        assert "Visible Patient" in patients and "Hidden Patient" not in patients
+        events = client.get(reverse("admin:consent_auditevent_changelist")).text
+        mine, theirs = (
+            Consent.objects.get(patient__full_name=name)
+            for name in ("Visible Patient", "Hidden Patient")
+        )
+        assert f">{mine}<" in events and f">{theirs}<" not in events
