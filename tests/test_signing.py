@@ -5,7 +5,15 @@ import time_machine
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from consent.models import Consent, ConsentItemSnapshot, ConsentStatus, Patient, Question, Signature
+from consent.models import (
+    Consent,
+    ConsentItemSnapshot,
+    ConsentStatus,
+    Patient,
+    Question,
+    Signature,
+    SignedDocument,
+)
 from consent.services import (
     ConsentError,
     consent_acknowledge_item,
@@ -28,6 +36,11 @@ from .helpers import (
 )
 
 pytestmark = pytest.mark.usefixtures("library")
+
+
+def local_time(day: datetime.date, hour: int, minute: int) -> datetime.datetime:
+    """A moment on `day` in the hospital's time zone."""
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time(hour, minute)))
 
 
 def snapshot(consent) -> list:
@@ -180,6 +193,23 @@ class TestSign:
             sign(consent)
         assert Signature.objects.count() == 1
 
+    def test_signing_after_the_planned_date_is_refused_and_nothing_changes(self, surgeon):
+        consent, _ = ready_to_sign(surgeon, planned_in_days=1)
+        before = snapshot(consent)
+        just_after = local_time(consent.planned_date + datetime.timedelta(days=1), 0, 5)
+        with time_machine.travel(just_after), pytest.raises(ConsentError, match="date has passed"):
+            sign(consent)
+        assert snapshot(consent) == before
+        assert not consent.audit_events.filter(action="consent_signed").exists()
+        assert not SignedDocument.objects.filter(consent=consent).exists()
+
+    def test_signing_late_on_the_planned_date_is_still_allowed(self, surgeon):
+        consent, _ = ready_to_sign(surgeon, planned_in_days=1)
+        with time_machine.travel(local_time(consent.planned_date, 23, 55)):
+            sign(consent)
+        consent.refresh_from_db()
+        assert consent.status == ConsentStatus.SIGNED
+
     def test_signing_before_opening_is_refused(self, surgeon):
         consent, _ = issue(surgeon)
         with pytest.raises(ConsentError, match="issued"):
@@ -289,6 +319,20 @@ class TestWithdraw:
             consent_withdraw(consent=consent, reason="", actor=patient_actor())
         consent.refresh_from_db()
         assert consent.status == ConsentStatus.SIGNED
+
+    def test_a_reason_over_the_limit_is_refused_and_nothing_changes(self, surgeon):
+        consent, _ = ready_to_sign(surgeon)
+        with pytest.raises(ConsentError, match="keep the reason under 1000 characters"):
+            consent_withdraw(consent=consent, reason="x" * 1001, actor=patient_actor())
+        consent.refresh_from_db()
+        assert consent.status == ConsentStatus.IN_REVIEW and consent.close_reason == ""
+
+    def test_a_reason_at_the_limit_is_kept_without_surrounding_spaces(self, surgeon):
+        consent, _ = ready_to_sign(surgeon)
+        reason = "y" * 1000
+        consent_withdraw(consent=consent, reason=f"  {reason}\n", actor=patient_actor())
+        consent.refresh_from_db()
+        assert consent.status == ConsentStatus.WITHDRAWN and consent.close_reason == reason
 
     def test_withdrawing_twice_is_refused(self, surgeon):
         consent, _ = ready_to_sign(surgeon)

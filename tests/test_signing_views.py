@@ -192,6 +192,65 @@ class TestSigningInTheBrowser:
         assert "Your consent is signed" in response.text
         assert Signature.objects.filter(consent=consent).count() == 1
 
+    def test_a_sign_that_loses_to_another_tab_lands_on_the_confirmation(
+        self, client, surgeon, monkeypatch
+    ):
+        consent = patient_client(client, surgeon)
+        from consent.views import patient as patient_views
+
+        real_sign = patient_views.consent_sign
+
+        def another_tab_signs_first(**kwargs):
+            # The other tab's request is served after this one loaded the consent as unsigned.
+            real_sign(**{**kwargs, "typed_name": "Ada Lovelace", "drawn_png": None})
+            return real_sign(**kwargs)
+
+        monkeypatch.setattr(patient_views, "consent_sign", another_tab_signs_first)
+        response = client.post(
+            reverse("patient_sign"),
+            {"typed_name": "ada lovelace", "statement": STATEMENT, "signature": ""},
+        )
+        assert response.status_code == 302
+        assert response["Location"] == reverse("patient_done")
+        page = client.get(response["Location"])
+        assert "This consent has already been signed." in page.text
+        assert "Your consent is signed" in page.text
+        signature = Signature.objects.get(consent=consent)
+        assert signature.typed_name == "Ada Lovelace"  # the other tab's, kept as it was
+
+    def test_signing_after_the_planned_date_is_refused(self, client, surgeon):
+        consent, issued = ready_to_sign(surgeon, planned_in_days=1)
+        late_evening = timezone.make_aware(
+            datetime.datetime.combine(consent.planned_date, datetime.time(23, 50))
+        )
+        with time_machine.travel(late_evening) as clock:
+            sign_in(client, issued)
+            assert client.get(reverse("patient_review")).status_code == 200
+            clock.shift(datetime.timedelta(minutes=20))  # past midnight, the page still open
+            response = client.post(
+                reverse("patient_sign"), {"typed_name": "Ada Lovelace", "statement": STATEMENT}
+            )
+        assert response.status_code == 410
+        assert "Your consent is signed" not in response.text
+        consent.refresh_from_db()
+        assert consent.status != ConsentStatus.SIGNED
+        assert not Signature.objects.filter(consent=consent).exists()
+
+    def test_signing_on_the_planned_date_works(self, client, surgeon):
+        consent, issued = ready_to_sign(surgeon, planned_in_days=1)
+        morning = timezone.make_aware(
+            datetime.datetime.combine(consent.planned_date, datetime.time(7, 30))
+        )
+        with time_machine.travel(morning):
+            sign_in(client, issued)
+            response = client.post(
+                reverse("patient_sign"),
+                {"typed_name": "Ada Lovelace", "statement": STATEMENT},
+                follow=True,
+            )
+        assert "Your consent is signed" in response.text
+        assert Signature.objects.filter(consent=consent).exists()
+
     def test_after_signing_the_patient_pages_cannot_change_anything(self, client, surgeon):
         consent = patient_client(client, surgeon)
         client.post(reverse("patient_sign"), {"typed_name": "Ada Lovelace", "statement": STATEMENT})
@@ -221,6 +280,16 @@ class TestWithdrawal:
         page = surgeon_client.get(reverse("consent_detail", args=[consent.pk]))
         assert "Withdrawn by the patient" in page.text and "I need more time" in page.text
         assert "Signed by" in page.text
+
+    def test_a_too_long_reason_is_explained_and_kept(self, client, surgeon):
+        consent = patient_client(client, surgeon)
+        reason = "I am not sure. " * 70
+        response = client.post(reverse("patient_withdraw"), {"reason": reason})
+        assert response.status_code == 400
+        assert "at most 1000 characters" in visible(response)
+        assert reason.strip() in response.text  # nothing the patient wrote is lost
+        consent.refresh_from_db()
+        assert consent.status == ConsentStatus.IN_REVIEW
 
     def test_withdrawing_after_the_planned_date_is_refused(self, client, surgeon, settings):
         settings.SESSION_COOKIE_AGE = 7 * 24 * 3600  # a session kept alive across the date
