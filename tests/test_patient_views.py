@@ -142,6 +142,22 @@ class TestSession:
         with time_machine.travel(timezone.now() + 2 * step):
             assert client.get(reverse("patient_risks")).status_code == 200
 
+    def test_proving_identity_gives_the_browser_a_new_session_id(self, client, surgeon, settings):
+        _, issued = issue(surgeon)
+        # Someone planted a session id in the patient's browser before they opened the link.
+        planted = client.session
+        planted["planted"] = True
+        planted.save()
+        planted_key = planted.session_key
+        assert client.cookies[settings.SESSION_COOKIE_NAME].value == planted_key
+        sign_in(client, issued)
+        assert client.cookies[settings.SESSION_COOKIE_NAME].value != planted_key
+        assert client.get(reverse("patient_risks")).status_code == 200
+        # The planted id opens nothing: whoever holds it is not signed in as the patient.
+        attacker = client.__class__()
+        attacker.cookies[settings.SESSION_COOKIE_NAME] = planted_key
+        assert attacker.get(reverse("patient_risks")).status_code == 401
+
     def test_opening_the_link_again_in_the_same_browser_skips_the_check(self, client, surgeon):
         _, issued = issue(surgeon)
         sign_in(client, issued)
