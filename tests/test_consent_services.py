@@ -455,6 +455,14 @@ class TestRevokeAndExpire:
                 actor=patient_actor(),
             )
 
+    def test_no_new_link_once_the_planned_date_has_passed(self, surgeon):
+        consent, issued = issue(surgeon, planned_in_days=1)
+        later = time_machine.travel(timezone.now() + datetime.timedelta(days=2))
+        with later, pytest.raises(ConsentError, match="the planned date has passed"):
+            consent_reissue_link(consent=consent, actor=surgeon_actor(surgeon))
+        assert list(consent.links.all()) == [issued.link]
+        assert issued.link.ended_at is None
+
     def test_expiry_waits_for_the_planned_date(self, surgeon):
         consent, _ = issue(surgeon, planned_in_days=1)
         with pytest.raises(ConsentError, match="not passed"):

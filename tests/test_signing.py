@@ -97,6 +97,41 @@ class TestQuestions:
             )
         assert not Question.objects.exists()
 
+    def test_a_question_about_another_consents_risk_is_refused(self, surgeon):
+        consent, _ = ready_to_sign(surgeon)
+        other, _ = issue(surgeon, full_name="Other Patient")
+        with pytest.raises(ConsentError, match="That risk is not part of this consent"):
+            consent_ask_question(
+                consent=consent, item_id=other.items.first().pk, text="?", actor=patient_actor()
+            )
+        assert not Question.objects.exists()
+
+    def test_only_the_surgeons_team_can_answer(self, surgeon, outsider):
+        consent, _ = ready_to_sign(surgeon)
+        q = consent_ask_question(
+            consent=consent, item_id=consent.items.first().pk, text="Why?", actor=patient_actor()
+        )
+        from consent.actors import Actor
+
+        for actor in (surgeon_actor(outsider), Actor.system(), patient_actor()):
+            with pytest.raises(ConsentError, match="Only the surgeon's team can answer"):
+                consent_answer_question(consent=consent, question_id=q.pk, text="Hi", actor=actor)
+        q.refresh_from_db()
+        assert not q.is_answered
+
+    def test_answering_a_question_of_another_consent_is_refused(self, surgeon):
+        consent, _ = ready_to_sign(surgeon)
+        other, _ = ready_to_sign(surgeon, full_name="Other Patient")
+        theirs = consent_ask_question(
+            consent=other, item_id=other.items.first().pk, text="Why?", actor=patient_actor()
+        )
+        with pytest.raises(ConsentError, match="That question is not part of this consent"):
+            consent_answer_question(
+                consent=consent, question_id=theirs.pk, text="No.", actor=surgeon_actor(surgeon)
+            )
+        theirs.refresh_from_db()
+        assert not theirs.is_answered
+
     def test_answering_twice_is_refused(self, surgeon):
         consent, _ = ready_to_sign(surgeon)
         q = consent_ask_question(

@@ -87,6 +87,39 @@ class TestQuestionsInTheBrowser:
         risks = client.get(reverse("patient_risks")).text
         assert "A little, and we will give you &lt;b&gt;medicine&lt;/b&gt;." in risks
 
+    def test_an_empty_answer_is_explained_and_saves_nothing(self, client, surgeon):
+        consent = patient_client(client, surgeon)
+        question = consent_ask_question(
+            consent=consent, item_id=consent.items.first().pk, text="Why?", actor=patient_actor()
+        )
+        client.force_login(surgeon)
+        response = client.post(
+            reverse("question_answer", args=[consent.pk, question.pk]), {"answer": ""}, follow=True
+        )
+        assert "This field is required." in response.text
+        question.refresh_from_db()
+        assert not question.is_answered
+
+    def test_a_second_answer_from_another_tab_is_refused(self, client, surgeon, colleague):
+        from consent.models import Team
+
+        team = Team.objects.create(name="Spine")
+        team.members.add(surgeon, colleague)
+        consent = patient_client(client, surgeon)
+        Consent.objects.filter(pk=consent.pk).update(team=team)
+        question = consent_ask_question(
+            consent=consent, item_id=consent.items.first().pk, text="Why?", actor=patient_actor()
+        )
+        url = reverse("question_answer", args=[consent.pk, question.pk])
+        colleague_client = client.__class__()
+        colleague_client.force_login(colleague)
+        colleague_client.post(url, {"answer": "The colleague's answer."})
+        client.force_login(surgeon)
+        response = client.post(url, {"answer": "The owner's answer."}, follow=True)
+        assert "That question has already been answered." in response.text
+        question.refresh_from_db()
+        assert question.answer == "The colleague's answer." and question.answered_by == colleague
+
     def test_an_outsider_cannot_answer(self, client, surgeon, outsider):
         consent = patient_client(client, surgeon)
         question = consent_ask_question(
