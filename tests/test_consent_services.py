@@ -5,6 +5,7 @@ import time_machine
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from consent.actors import Actor
 from consent.models import AuditEvent, ConsentStatus, PatientLink
 from consent.services import (
     ConsentError,
@@ -102,6 +103,123 @@ class TestIssue:
         Procedure.objects.filter(slug="lumbar-rhizotomy").update(is_active=False)
         with pytest.raises(ConsentError, match="not active"):
             issue(surgeon)
+
+
+def issue_with(surgeon, **overrides):
+    """consent_issue straight from the service, with one thing changed."""
+    from consent.services import PatientDetails, consent_issue
+
+    arguments = dict(
+        actor=surgeon_actor(surgeon),
+        patient=PatientDetails(full_name="Ada Lovelace", date_of_birth=DOB, email=""),
+        procedure=Procedure.objects.get(slug="lumbar-rhizotomy"),
+        planned_date=timezone.localdate() + datetime.timedelta(days=14),
+    )
+    return consent_issue(**{**arguments, **overrides})
+
+
+class TestIssueChecksInTheService:
+    """The service refuses bad input itself, whatever the caller (view, command, admin)."""
+
+    def patient(self, **fields):
+        from consent.services import PatientDetails
+
+        return PatientDetails(**{"full_name": "Ada Lovelace", "date_of_birth": DOB, **fields})
+
+    def refusal(self, case: str, outsider) -> tuple[dict, str]:
+        """The arguments that break one rule, and what the service says."""
+        from consent.models import Team
+        from consent.services import ExtraRisk
+
+        today = timezone.localdate()
+        if case == "team_not_mine":
+            team = Team.objects.create(name="Theirs")
+            team.members.add(outsider)
+        return {
+            "no_signed_in_surgeon": (
+                {"actor": Actor.system()},
+                "Only a signed-in surgeon can issue a consent.",
+            ),
+            "born_today": (
+                {"patient": self.patient(date_of_birth=today)},
+                "The date of birth must be in the past.",
+            ),
+            "born_tomorrow": (
+                {"patient": self.patient(date_of_birth=today + datetime.timedelta(days=1))},
+                "The date of birth must be in the past.",
+            ),
+            "email_without_address": (
+                {"email_patient": True},
+                "Give the patient's email address to send them the link.",
+            ),
+            "email_to_blank_address": (
+                {"email_patient": True, "patient": self.patient(email="   ")},
+                "Give the patient's email address to send them the link.",
+            ),
+            "risk_without_title": (
+                {"extra_risks": [ExtraRisk(title=" ", explanation="Why.", severity="common")]},
+                "Each patient-specific risk needs a title and an explanation.",
+            ),
+            "risk_without_explanation": (
+                {"extra_risks": [ExtraRisk(title="Heart", explanation="", severity="common")]},
+                "Each patient-specific risk needs a title and an explanation.",
+            ),
+            "risk_with_unknown_severity": (
+                {"extra_risks": [ExtraRisk(title="Heart", explanation="Why.", severity="dire")]},
+                '"dire" is not a severity.',
+            ),
+            "team_not_mine": (
+                {"team": Team.objects.filter(name="Theirs").first()},
+                "You can only share a consent with a team you belong to.",
+            ),
+        }[case]
+
+    @pytest.mark.parametrize(
+        "case",
+        [
+            "no_signed_in_surgeon",
+            "born_today",
+            "born_tomorrow",
+            "email_without_address",
+            "email_to_blank_address",
+            "risk_without_title",
+            "risk_without_explanation",
+            "risk_with_unknown_severity",
+            "team_not_mine",
+        ],
+    )
+    def test_it_refuses_and_creates_nothing(self, surgeon, outsider, case):
+        from consent.models import Consent, Patient
+
+        overrides, message = self.refusal(case, outsider)
+        with pytest.raises(ConsentError) as refused:
+            issue_with(surgeon, **overrides)
+        assert str(refused.value) == message
+        assert not Consent.objects.exists() and not Patient.objects.exists()
+        assert not AuditEvent.objects.exists()
+
+    def test_it_accepts_surgery_today_and_a_birth_yesterday(self, surgeon):
+        today = timezone.localdate()
+        consent, _ = issue_with(
+            surgeon,
+            planned_date=today,
+            patient=self.patient(date_of_birth=today - datetime.timedelta(days=1)),
+        )
+        assert consent.status == ConsentStatus.ISSUED and consent.planned_date == today
+
+    def test_it_shares_with_a_team_of_mine_and_emails_an_address_given(self, surgeon):
+        from consent.models import Team
+
+        team = Team.objects.create(name="Spine")
+        team.members.add(surgeon)
+        consent, _ = issue_with(
+            surgeon,
+            team=team,
+            email_patient=True,
+            patient=self.patient(email=" ada@example.org "),
+        )
+        assert consent.team == team and consent.email_patient
+        assert consent.patient.email == "ada@example.org"
 
 
 class TestLinks:
@@ -336,6 +454,14 @@ class TestRevokeAndExpire:
                 acknowledged=True,
                 actor=patient_actor(),
             )
+
+    def test_no_new_link_once_the_planned_date_has_passed(self, surgeon):
+        consent, issued = issue(surgeon, planned_in_days=1)
+        later = time_machine.travel(timezone.now() + datetime.timedelta(days=2))
+        with later, pytest.raises(ConsentError, match="the planned date has passed"):
+            consent_reissue_link(consent=consent, actor=surgeon_actor(surgeon))
+        assert list(consent.links.all()) == [issued.link]
+        assert issued.link.ended_at is None
 
     def test_expiry_waits_for_the_planned_date(self, surgeon):
         consent, _ = issue(surgeon, planned_in_days=1)

@@ -64,6 +64,13 @@ class TestBundledLibrary:
         assert list(Procedure.objects.values_list("slug", "revision", "content_sha256")) == before
         assert list(ConsentItem.objects.values_list("pk", "order", "title")) == items_before
 
+    def test_verbose_output_names_each_procedure_and_what_happened(self):
+        load()
+        out = StringIO()
+        call_command("load_procedures", "--dry-run", stdout=out, verbosity=2)
+        for slug in EXPECTED_RISKS:
+            assert f"  unchanged: {slug}\n" in out.getvalue()
+
     def test_dry_run_saves_nothing(self):
         out = load("--dry-run")
         assert "5 would be created" in out
@@ -151,6 +158,99 @@ class TestBadFiles:
         data = bundled()
         data["procedures"][0]["risks"].append(data["procedures"][0]["risks"][0])
         self.assert_refused(tmp_path, data, "risk titles must be unique")
+
+    @pytest.mark.parametrize(
+        ("breakage", "message"),
+        [
+            pytest.param(
+                lambda d: d["procedures"][0].update(name=["a", "list"]),
+                'field "name" must be text, not list',
+                id="text-of-the-wrong-type",
+            ),
+            pytest.param(
+                lambda d: d["procedures"][0].update(summary="   "),
+                'field "summary" is empty',
+                id="empty-text",
+            ),
+            pytest.param(
+                lambda d: d["procedures"][0].update(site="L" * 101),
+                'field "site" is 101 characters long (at most 100)',
+                id="text-too-long",
+            ),
+            pytest.param(
+                lambda d: d["procedures"][0].update(active="yes please"),
+                "field \"active\" must be true or false, not 'yes please'",
+                id="flag-not-a-boolean",
+            ),
+            pytest.param(
+                lambda d: d["procedures"][0].update(slug="Lumbar Fusion"),
+                'field "slug" may hold only lower-case letters',
+                id="slug-with-capitals-and-spaces",
+            ),
+            pytest.param(
+                lambda d: d["procedures"].append("just a string"),
+                "procedure #6: must be a mapping of fields",
+                id="procedure-not-a-mapping",
+            ),
+            pytest.param(
+                lambda d: d["procedures"][0]["risks"].append(["not", "a", "risk"]),
+                "risk 11: must be a mapping of fields",
+                id="risk-not-a-mapping",
+            ),
+            pytest.param(
+                lambda d: d["procedures"][0]["risks"][0].update(frequency=5),
+                'field "frequency" must be text, not int',
+                id="frequency-not-text",
+            ),
+            pytest.param(
+                lambda d: d["procedures"][0]["risks"][0].update(frequency="x" * 101),
+                'field "frequency" is longer than 100 characters',
+                id="frequency-too-long",
+            ),
+            pytest.param(
+                lambda d: d["procedures"][0]["risks"][0].update(required="no"),
+                "field \"required\" must be true or false, not 'no'",
+                id="risk-flag-not-a-boolean",
+            ),
+        ],
+    )
+    def test_each_problem_is_named(self, tmp_path, breakage, message):
+        data = bundled()
+        breakage(data)
+        self.assert_refused(tmp_path, data, message)
+
+    def test_many_problems_are_listed_twenty_at_a_time(self, tmp_path):
+        data = bundled()
+        for procedure in data["procedures"]:
+            for key in ("summary", "benefits", "recovery", "alternatives", "no_surgery"):
+                procedure[key] = ""
+        self.assert_refused(tmp_path, data, "25 problem(s)", "... and 5 more")
+        with pytest.raises(CommandError) as refused:
+            load(str(write(tmp_path, data)))
+        assert str(refused.value).count("is empty") == 20
+
+    @pytest.mark.parametrize(
+        ("text", "message"),
+        [
+            pytest.param("- a list\n", 'a mapping with a "procedures" list', id="not-a-mapping"),
+            pytest.param("format: 1\n", 'a mapping with a "procedures" list', id="no-procedures"),
+            pytest.param(
+                "format: 1\nprocedures: []\nextra: 1\n",
+                "unknown top-level field(s) extra",
+                id="unknown-top-level-field",
+            ),
+            pytest.param(
+                "format: 2\nprocedures: []\n", 'field "format" must be 1, not 2', id="format-2"
+            ),
+        ],
+    )
+    def test_a_file_of_the_wrong_shape_is_refused(self, tmp_path, text, message):
+        path = tmp_path / "library.yaml"
+        path.write_text(text)
+        with pytest.raises(CommandError) as refused:
+            load(str(path))
+        assert message in str(refused.value)
+        assert not Procedure.objects.exists()
 
     def test_invalid_yaml_is_refused(self, tmp_path):
         path = tmp_path / "broken.yaml"

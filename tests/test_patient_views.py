@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from consent.models import ConsentStatus
-from consent.services import consent_reissue_link, consent_revoke
+from consent.services import consent_expire, consent_reissue_link, consent_revoke
 
 from .helpers import issue, procedure_with_risks, surgeon_actor
 
@@ -71,6 +71,45 @@ class TestIdentityCheck:
         _, issued = issue(surgeon)
         response = client.post(link_url(issued), {"day": "x", "month": "3", "year": "1964"})
         assert "in numbers" in response.text
+
+    @pytest.mark.parametrize(
+        ("typed", "message"),
+        [
+            pytest.param(
+                {"day": "27", "month": "3", "year": "64"},
+                "Enter the year in full, for example 1964.",
+                id="two-digit-year",
+            ),
+            pytest.param(
+                {"day": "1", "month": "1", "year": "2999"},
+                "Your date of birth must be in the past.",
+                id="in-the-future",
+            ),
+            pytest.param(
+                {"day": "", "month": "3", "year": "1964"},
+                "Enter the day you were born.",
+                id="no-day",
+            ),
+        ],
+    )
+    def test_a_date_that_cannot_be_right_is_explained_and_not_counted(
+        self, client, surgeon, typed, message
+    ):
+        _, issued = issue(surgeon)
+        response = client.post(link_url(issued), typed)
+        assert response.status_code == 400
+        assert message in response.text
+        assert f'value="{typed["year"]}"' in response.text  # what was typed stays
+        issued.link.refresh_from_db()
+        assert issued.link.failed_attempts == 0
+
+    def test_a_closed_consent_says_so(self, client, surgeon):
+        consent, issued = issue(surgeon, planned_in_days=1)
+        with time_machine.travel(timezone.now() + datetime.timedelta(days=2)):
+            consent_expire(consent=consent)
+            response = client.get(link_url(issued))
+        assert response.status_code == 410
+        assert "This consent form has closed" in response.text
 
     def test_five_wrong_dates_lock_the_link(self, client, surgeon):
         _, issued = issue(surgeon)
@@ -142,10 +181,38 @@ class TestSession:
         with time_machine.travel(timezone.now() + 2 * step):
             assert client.get(reverse("patient_risks")).status_code == 200
 
+    def test_proving_identity_gives_the_browser_a_new_session_id(self, client, surgeon, settings):
+        _, issued = issue(surgeon)
+        # Someone planted a session id in the patient's browser before they opened the link.
+        planted = client.session
+        planted["planted"] = True
+        planted.save()
+        planted_key = planted.session_key
+        assert client.cookies[settings.SESSION_COOKIE_NAME].value == planted_key
+        sign_in(client, issued)
+        assert client.cookies[settings.SESSION_COOKIE_NAME].value != planted_key
+        assert client.get(reverse("patient_risks")).status_code == 200
+        # The planted id opens nothing: whoever holds it is not signed in as the patient.
+        attacker = client.__class__()
+        attacker.cookies[settings.SESSION_COOKIE_NAME] = planted_key
+        assert attacker.get(reverse("patient_risks")).status_code == 401
+
     def test_opening_the_link_again_in_the_same_browser_skips_the_check(self, client, surgeon):
         _, issued = issue(surgeon)
         sign_in(client, issued)
         assert client.get(link_url(issued))["Location"] == reverse("patient_start")
+
+    def test_after_signing_every_step_leads_to_the_confirmation(self, client, surgeon):
+        from .helpers import ready_to_sign, sign
+
+        consent, issued = ready_to_sign(surgeon)
+        sign_in(client, issued)
+        assert client.get(reverse("patient_done"))["Location"] == reverse("patient_start")
+        sign(consent)
+        for step in ("patient_start", "patient_risks", "patient_review"):
+            assert client.get(reverse(step))["Location"] == reverse("patient_done"), step
+        assert client.get(link_url(issued))["Location"] == reverse("patient_start")
+        assert "Your consent is signed" in client.get(reverse("patient_done")).text
 
     def test_the_session_is_bound_to_one_consent(self, client, surgeon):
         _one, first = issue(surgeon, full_name="First Patient")

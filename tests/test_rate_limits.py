@@ -160,7 +160,9 @@ class TestVerifyUploads:
         validated = []
         real_check = documents.check_seal
         monkeypatch.setattr(
-            documents, "check_seal", lambda pdf: validated.append(pdf) or real_check(pdf)
+            documents,
+            "check_seal",
+            lambda pdf, **kw: validated.append(pdf) or real_check(pdf, **kw),
         )
         response = client.post(reverse("verify"), {"document": pdf_upload(bytes(data))})
         assert "Not authentic" in response.text

@@ -46,6 +46,11 @@ def stored_pdfs() -> set[str]:
     return {str(p.relative_to(root)) for p in root.rglob("*.pdf")}
 
 
+def local_time(day: datetime.date, hour: int, minute: int) -> datetime.datetime:
+    """A moment on `day` in the hospital's time zone."""
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time(hour, minute)))
+
+
 def snapshot(consent) -> list:
     consent.refresh_from_db()
     items = list(
@@ -99,6 +104,41 @@ class TestQuestions:
                 consent=consent, item_id=item.pk, text="x" * 1001, actor=patient_actor()
             )
         assert not Question.objects.exists()
+
+    def test_a_question_about_another_consents_risk_is_refused(self, surgeon):
+        consent, _ = ready_to_sign(surgeon)
+        other, _ = issue(surgeon, full_name="Other Patient")
+        with pytest.raises(ConsentError, match="That risk is not part of this consent"):
+            consent_ask_question(
+                consent=consent, item_id=other.items.first().pk, text="?", actor=patient_actor()
+            )
+        assert not Question.objects.exists()
+
+    def test_only_the_surgeons_team_can_answer(self, surgeon, outsider):
+        consent, _ = ready_to_sign(surgeon)
+        q = consent_ask_question(
+            consent=consent, item_id=consent.items.first().pk, text="Why?", actor=patient_actor()
+        )
+        from consent.actors import Actor
+
+        for actor in (surgeon_actor(outsider), Actor.system(), patient_actor()):
+            with pytest.raises(ConsentError, match="Only the surgeon's team can answer"):
+                consent_answer_question(consent=consent, question_id=q.pk, text="Hi", actor=actor)
+        q.refresh_from_db()
+        assert not q.is_answered
+
+    def test_answering_a_question_of_another_consent_is_refused(self, surgeon):
+        consent, _ = ready_to_sign(surgeon)
+        other, _ = ready_to_sign(surgeon, full_name="Other Patient")
+        theirs = consent_ask_question(
+            consent=other, item_id=other.items.first().pk, text="Why?", actor=patient_actor()
+        )
+        with pytest.raises(ConsentError, match="That question is not part of this consent"):
+            consent_answer_question(
+                consent=consent, question_id=theirs.pk, text="No.", actor=surgeon_actor(surgeon)
+            )
+        theirs.refresh_from_db()
+        assert not theirs.is_answered
 
     def test_answering_twice_is_refused(self, surgeon):
         consent, _ = ready_to_sign(surgeon)
@@ -195,6 +235,23 @@ class TestSign:
         with pytest.raises(ConsentError, match="already been signed"):
             sign(consent)
         assert Signature.objects.count() == 1
+
+    def test_signing_after_the_planned_date_is_refused_and_nothing_changes(self, surgeon):
+        consent, _ = ready_to_sign(surgeon, planned_in_days=1)
+        before = snapshot(consent)
+        just_after = local_time(consent.planned_date + datetime.timedelta(days=1), 0, 5)
+        with time_machine.travel(just_after), pytest.raises(ConsentError, match="date has passed"):
+            sign(consent)
+        assert snapshot(consent) == before
+        assert not consent.audit_events.filter(action="consent_signed").exists()
+        assert not SignedDocument.objects.filter(consent=consent).exists()
+
+    def test_signing_late_on_the_planned_date_is_still_allowed(self, surgeon):
+        consent, _ = ready_to_sign(surgeon, planned_in_days=1)
+        with time_machine.travel(local_time(consent.planned_date, 23, 55)):
+            sign(consent)
+        consent.refresh_from_db()
+        assert consent.status == ConsentStatus.SIGNED
 
     def test_signing_before_opening_is_refused(self, surgeon):
         consent, _ = issue(surgeon)
@@ -305,6 +362,20 @@ class TestWithdraw:
             consent_withdraw(consent=consent, reason="", actor=patient_actor())
         consent.refresh_from_db()
         assert consent.status == ConsentStatus.SIGNED
+
+    def test_a_reason_over_the_limit_is_refused_and_nothing_changes(self, surgeon):
+        consent, _ = ready_to_sign(surgeon)
+        with pytest.raises(ConsentError, match="keep the reason under 1000 characters"):
+            consent_withdraw(consent=consent, reason="x" * 1001, actor=patient_actor())
+        consent.refresh_from_db()
+        assert consent.status == ConsentStatus.IN_REVIEW and consent.close_reason == ""
+
+    def test_a_reason_at_the_limit_is_kept_without_surrounding_spaces(self, surgeon):
+        consent, _ = ready_to_sign(surgeon)
+        reason = "y" * 1000
+        consent_withdraw(consent=consent, reason=f"  {reason}\n", actor=patient_actor())
+        consent.refresh_from_db()
+        assert consent.status == ConsentStatus.WITHDRAWN and consent.close_reason == reason
 
     def test_withdrawing_twice_is_refused(self, surgeon):
         consent, _ = ready_to_sign(surgeon)

@@ -87,6 +87,39 @@ class TestQuestionsInTheBrowser:
         risks = client.get(reverse("patient_risks")).text
         assert "A little, and we will give you &lt;b&gt;medicine&lt;/b&gt;." in risks
 
+    def test_an_empty_answer_is_explained_and_saves_nothing(self, client, surgeon):
+        consent = patient_client(client, surgeon)
+        question = consent_ask_question(
+            consent=consent, item_id=consent.items.first().pk, text="Why?", actor=patient_actor()
+        )
+        client.force_login(surgeon)
+        response = client.post(
+            reverse("question_answer", args=[consent.pk, question.pk]), {"answer": ""}, follow=True
+        )
+        assert "This field is required." in response.text
+        question.refresh_from_db()
+        assert not question.is_answered
+
+    def test_a_second_answer_from_another_tab_is_refused(self, client, surgeon, colleague):
+        from consent.models import Team
+
+        team = Team.objects.create(name="Spine")
+        team.members.add(surgeon, colleague)
+        consent = patient_client(client, surgeon)
+        Consent.objects.filter(pk=consent.pk).update(team=team)
+        question = consent_ask_question(
+            consent=consent, item_id=consent.items.first().pk, text="Why?", actor=patient_actor()
+        )
+        url = reverse("question_answer", args=[consent.pk, question.pk])
+        colleague_client = client.__class__()
+        colleague_client.force_login(colleague)
+        colleague_client.post(url, {"answer": "The colleague's answer."})
+        client.force_login(surgeon)
+        response = client.post(url, {"answer": "The owner's answer."}, follow=True)
+        assert "That question has already been answered." in response.text
+        question.refresh_from_db()
+        assert question.answer == "The colleague's answer." and question.answered_by == colleague
+
     def test_an_outsider_cannot_answer(self, client, surgeon, outsider):
         consent = patient_client(client, surgeon)
         question = consent_ask_question(
@@ -192,6 +225,65 @@ class TestSigningInTheBrowser:
         assert "Your consent is signed" in response.text
         assert Signature.objects.filter(consent=consent).count() == 1
 
+    def test_a_sign_that_loses_to_another_tab_lands_on_the_confirmation(
+        self, client, surgeon, monkeypatch
+    ):
+        consent = patient_client(client, surgeon)
+        from consent.views import patient as patient_views
+
+        real_sign = patient_views.consent_sign
+
+        def another_tab_signs_first(**kwargs):
+            # The other tab's request is served after this one loaded the consent as unsigned.
+            real_sign(**{**kwargs, "typed_name": "Ada Lovelace", "drawn_png": None})
+            return real_sign(**kwargs)
+
+        monkeypatch.setattr(patient_views, "consent_sign", another_tab_signs_first)
+        response = client.post(
+            reverse("patient_sign"),
+            {"typed_name": "ada lovelace", "statement": STATEMENT, "signature": ""},
+        )
+        assert response.status_code == 302
+        assert response["Location"] == reverse("patient_done")
+        page = client.get(response["Location"])
+        assert "This consent has already been signed." in page.text
+        assert "Your consent is signed" in page.text
+        signature = Signature.objects.get(consent=consent)
+        assert signature.typed_name == "Ada Lovelace"  # the other tab's, kept as it was
+
+    def test_signing_after_the_planned_date_is_refused(self, client, surgeon):
+        consent, issued = ready_to_sign(surgeon, planned_in_days=1)
+        late_evening = timezone.make_aware(
+            datetime.datetime.combine(consent.planned_date, datetime.time(23, 50))
+        )
+        with time_machine.travel(late_evening) as clock:
+            sign_in(client, issued)
+            assert client.get(reverse("patient_review")).status_code == 200
+            clock.shift(datetime.timedelta(minutes=20))  # past midnight, the page still open
+            response = client.post(
+                reverse("patient_sign"), {"typed_name": "Ada Lovelace", "statement": STATEMENT}
+            )
+        assert response.status_code == 410
+        assert "Your consent is signed" not in response.text
+        consent.refresh_from_db()
+        assert consent.status != ConsentStatus.SIGNED
+        assert not Signature.objects.filter(consent=consent).exists()
+
+    def test_signing_on_the_planned_date_works(self, client, surgeon):
+        consent, issued = ready_to_sign(surgeon, planned_in_days=1)
+        morning = timezone.make_aware(
+            datetime.datetime.combine(consent.planned_date, datetime.time(7, 30))
+        )
+        with time_machine.travel(morning):
+            sign_in(client, issued)
+            response = client.post(
+                reverse("patient_sign"),
+                {"typed_name": "Ada Lovelace", "statement": STATEMENT},
+                follow=True,
+            )
+        assert "Your consent is signed" in response.text
+        assert Signature.objects.filter(consent=consent).exists()
+
     def test_after_signing_the_patient_pages_cannot_change_anything(self, client, surgeon):
         consent = patient_client(client, surgeon)
         client.post(reverse("patient_sign"), {"typed_name": "Ada Lovelace", "statement": STATEMENT})
@@ -221,6 +313,16 @@ class TestWithdrawal:
         page = surgeon_client.get(reverse("consent_detail", args=[consent.pk]))
         assert "Withdrawn by the patient" in page.text and "I need more time" in page.text
         assert "Signed by" in page.text
+
+    def test_a_too_long_reason_is_explained_and_kept(self, client, surgeon):
+        consent = patient_client(client, surgeon)
+        reason = "I am not sure. " * 70
+        response = client.post(reverse("patient_withdraw"), {"reason": reason})
+        assert response.status_code == 400
+        assert "at most 1000 characters" in visible(response)
+        assert reason.strip() in response.text  # nothing the patient wrote is lost
+        consent.refresh_from_db()
+        assert consent.status == ConsentStatus.IN_REVIEW
 
     def test_withdrawing_after_the_planned_date_is_refused(self, client, surgeon, settings):
         settings.SESSION_COOKIE_AGE = 7 * 24 * 3600  # a session kept alive across the date
@@ -265,7 +367,34 @@ class TestAdminCannotChangeAConsent:
 
     def test_an_outsider_surgeon_does_not_see_it_in_the_admin(self, client, surgeon, outsider):
         consent, _ = issue(surgeon)
+        change = reverse("admin:consent_consent_change", args=[consent.pk])
+        changelist = reverse("admin:consent_consent_changelist")
+        client.force_login(surgeon)  # the owner, with the same permissions, does see it
+        assert client.get(change).status_code == 200
+        assert "Ada Lovelace" in client.get(changelist).text
         client.force_login(outsider)
-        response = client.get(reverse("admin:consent_consent_change", args=[consent.pk]))
-        assert response.status_code in (302, 404)
-        assert Consent.objects.count() == 1
+        response = client.get(change, follow=True)
+        assert "doesn\u2019t exist" in response.text and "Ada Lovelace" not in response.text
+        listing = client.get(changelist)
+        assert listing.status_code == 200 and "Ada Lovelace" not in listing.text
+        assert "0 consents" in listing.text
+
+    def test_patients_and_audit_events_in_the_admin_are_only_those_of_visible_consents(
+        self, client, surgeon, outsider
+    ):
+        from django.contrib.auth.models import Permission
+
+        issue(surgeon, full_name="Hidden Patient")
+        issue(outsider, full_name="Visible Patient")
+        outsider.user_permissions.add(
+            *Permission.objects.filter(codename__in=["view_patient", "view_auditevent"])
+        )
+        client.force_login(outsider)
+        patients = client.get(reverse("admin:consent_patient_changelist")).text
+        assert "Visible Patient" in patients and "Hidden Patient" not in patients
+        events = client.get(reverse("admin:consent_auditevent_changelist")).text
+        mine, theirs = (
+            Consent.objects.get(patient__full_name=name)
+            for name in ("Visible Patient", "Hidden Patient")
+        )
+        assert f">{mine}<" in events and f">{theirs}<" not in events

@@ -73,6 +73,16 @@ class TestIssueConsent:
         assert "needs both a title and an explanation" in page.text
         assert not Consent.objects.exists()
 
+    def test_a_date_of_birth_in_the_future_is_explained_and_the_form_kept(self, client, surgeon):
+        client.force_login(surgeon)
+        procedure = Procedure.objects.get(slug="lumbar-rhizotomy")
+        data = issue_form_data(procedure, date_of_birth="2999-01-01")
+        page = client.post(reverse("consent_new_for", args=[procedure.slug]), data)
+        assert page.status_code == 200
+        assert "The date of birth must be in the past." in page.text
+        assert 'value="2999-01-01"' in page.text and 'value="H-77"' in page.text
+        assert not Consent.objects.exists()
+
     def test_a_user_who_is_not_a_surgeon_cannot_issue(self, client, plain_user):
         client.force_login(plain_user)
         assert client.get(reverse("consent_new")).status_code == 403

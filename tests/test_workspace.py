@@ -1,4 +1,5 @@
 import datetime
+import re
 from io import StringIO
 
 import pytest
@@ -91,6 +92,21 @@ class TestDashboard:
         consent_withdraw(consent=consent, reason="", actor=patient_actor())
         client.force_login(surgeon)
         assert "1 signed this week" in client.get(reverse("home")).text
+
+    def test_signed_this_week_counts_only_the_last_seven_days(self, client, surgeon):
+        start = timezone.now()
+        old, _ = ready_to_sign(surgeon, full_name="Old Patient")
+        sign(old, name="Old Patient")
+        with time_machine.travel(start + datetime.timedelta(days=3)):
+            recent, _ = ready_to_sign(surgeon, full_name="Recent Patient")
+            sign(recent, name="Recent Patient")
+        with time_machine.travel(start + datetime.timedelta(days=6)):
+            client.force_login(surgeon)
+            assert "2 signed this week" in client.get(reverse("home")).text
+        # Eight days after the first signature and five after the second: only one is recent.
+        with time_machine.travel(start + datetime.timedelta(days=8)):
+            client.force_login(surgeon)
+            assert "1 signed this week" in client.get(reverse("home")).text
 
     def test_filter_by_status_and_waiting(self, client, surgeon):
         revoked, _ = issue(surgeon, full_name="Revoked Patient")
@@ -295,9 +311,12 @@ class TestEmail:
         procedure = Procedure.objects.get(slug="lumbar-rhizotomy")
         data = issue_form_data(procedure, email_patient="on", **{"extra-TOTAL_FORMS": "0"})
         page = client.post(reverse("consent_new_for", args=["lumbar-rhizotomy"]), data)
+        assert page.status_code == 200
         assert "Give the patient&#x27;s email address" in page.text
         assert not Consent.objects.exists()
-        assert Procedure.objects.exists()
+        # Nothing the surgeon typed is lost.
+        assert 'value="H-77"' in page.text and 'value="1956-12-09"' in page.text
+        assert re.search(r'name="email_patient"[^>]*checked', page.text)
 
     def test_the_surgeon_is_told_of_a_question_a_signature_and_a_withdrawal(
         self, surgeon, django_capture_on_commit_callbacks
@@ -330,6 +349,69 @@ class TestEmail:
             assert f"/consents/{consent.pk}/" in message.body
             for secret in ("Secret?", "Private reason", "Ada", "rhizotomy"):
                 assert secret not in message.body
+
+    def test_the_surgeon_is_emailed_only_after_the_change_is_committed(
+        self, surgeon, django_capture_on_commit_callbacks
+    ):
+        consent, _ = ready_to_sign(surgeon)
+        changes = [
+            lambda: consent_ask_question(
+                consent=consent, item_id=consent.items.first().pk, text="?", actor=patient_actor()
+            ),
+            lambda: consent_withdraw(consent=consent, reason="", actor=patient_actor()),
+        ]
+        for change in changes:
+            with django_capture_on_commit_callbacks() as callbacks:
+                change()
+            assert mail.outbox == []  # nothing leaves while the transaction may still roll back
+            assert len(callbacks) == 1
+            callbacks[0]()
+            assert len(mail.outbox) == 1 and mail.outbox[0].to == ["owner@example.org"]
+            mail.outbox.clear()
+
+    def test_a_signature_is_emailed_only_after_it_is_committed(
+        self, surgeon, django_capture_on_commit_callbacks
+    ):
+        consent, _ = ready_to_sign(surgeon)
+        with django_capture_on_commit_callbacks() as callbacks:
+            sign(consent)
+        assert mail.outbox == []
+        for callback in callbacks:
+            callback()
+        assert [m.subject.split(" · ")[0] for m in mail.outbox] == [
+            "A patient has signed a consent"
+        ]
+
+    @pytest.mark.django_db(transaction=True)
+    def test_the_patients_link_is_emailed_only_after_the_consent_is_committed(
+        self, client, surgeon, monkeypatch
+    ):
+        """Sent while the surgeon waits (so the page can say whether it went), but outside any
+        transaction: the consent is committed first, and no lock is held while the mail server
+        answers."""
+        from django.db import connection
+
+        from consent import notify
+        from procedures.models import Procedure
+
+        seen = []
+        real = notify.patient_link
+
+        def spy(consent, **kwargs):
+            seen.append(
+                (connection.in_atomic_block, Consent.objects.filter(pk=consent.pk).exists())
+            )
+            return real(consent, **kwargs)
+
+        monkeypatch.setattr(notify, "patient_link", spy)
+        procedure = Procedure.objects.get(slug="lumbar-rhizotomy")
+        client.force_login(surgeon)
+        data = issue_form_data(
+            procedure, email="grace@example.org", email_patient="on", **{"extra-TOTAL_FORMS": "0"}
+        )
+        client.post(reverse("consent_new_for", args=[procedure.slug]), data)
+        assert seen == [(False, True)]
+        assert [m.to for m in mail.outbox] == [["grace@example.org"]]
 
     def test_nothing_is_sent_when_the_change_is_rolled_back(
         self, surgeon, django_capture_on_commit_callbacks
@@ -364,12 +446,22 @@ class TestSignIn:
         )
 
     def test_a_success_before_the_limit_resets_the_count(self, client, surgeon, settings):
-        for _ in range(settings.AXES_FAILURE_LIMIT - 1):
-            client.post(reverse("login"), {"username": "owner", "password": "wrong"})
+        def fail_all_but_one():
+            for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+                response = client.post(reverse("login"), {"username": "owner", "password": "wrong"})
+                assert response.status_code == 200  # the form again, not the lock-out page
+
+        fail_all_but_one()
         assert (
             client.post(reverse("login"), {"username": "owner", "password": PASSWORD}).status_code
             == 302
         )
+        client.logout()
+        # Had the success not cleared the count, these failures would pass the limit and lock.
+        fail_all_but_one()
+        response = client.post(reverse("login"), {"username": "owner", "password": PASSWORD})
+        assert response.status_code == 302
+        assert client.session["_auth_user_id"] == str(surgeon.pk)
 
     def test_sessions_end_after_inactivity(self, client, surgeon, settings):
         client.post(reverse("login"), {"username": "owner", "password": PASSWORD})

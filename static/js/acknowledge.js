@@ -6,6 +6,7 @@
   if (!form) return;
   var csrf = form.querySelector("input[name=csrfmiddlewaretoken]").value;
   var doneCount = document.querySelector("#ack-count [data-done]");
+  var RELOAD = "please reload the page.";
 
   function updateCount() {
     if (!doneCount) return;
@@ -30,6 +31,9 @@
       body: "acknowledged=" + (wanted ? "1" : "0"),
     })
       .then(function (response) {
+        // Anything but our JSON is a page (session ended, link closed): reloading shows it.
+        var type = response.headers.get("Content-Type") || "";
+        if (type.indexOf("application/json") !== 0) throw new Error(RELOAD);
         return response.json().then(function (data) {
           if (!response.ok) throw new Error(data.error || "not saved");
           return data;

@@ -21,6 +21,18 @@ CHROMIUM_ARGS = [
 ]
 
 
+# Generous limits for a loaded machine (CI runs the suite under coverage). Tests wait on what
+# the page shows (expect(...), wait_for_url), never on a fixed delay; these only bound the wait.
+EXPECT_TIMEOUT_MS = 30_000
+ACTION_TIMEOUT_MS = 60_000
+
+
+def pytest_configure(config):
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         if "/e2e/" in str(item.fspath):
@@ -49,3 +61,20 @@ def e2e_library(transactional_db):
     from procedures.library import BUNDLED_LIBRARY, load_library, read_library_file
 
     load_library(read_library_file(BUNDLED_LIBRARY))
+
+
+@pytest.fixture
+def new_context(browser):
+    """browser.new_context with the generous timeouts; every context is closed afterwards."""
+    contexts = []
+
+    def make(**options):
+        context = browser.new_context(**options)
+        context.set_default_timeout(ACTION_TIMEOUT_MS)
+        context.set_default_navigation_timeout(ACTION_TIMEOUT_MS)
+        contexts.append(context)
+        return context
+
+    yield make
+    for context in contexts:
+        context.close()

@@ -24,9 +24,9 @@ PHONE = {
 }
 
 
-def test_the_whole_journey_to_a_signed_consent(browser, live_server, surgeon):
+def test_the_whole_journey_to_a_signed_consent(new_context, live_server, surgeon):
     # --- the surgeon issues a consent ---
-    desk = browser.new_context(viewport={"width": 1280, "height": 900})
+    desk = new_context(viewport={"width": 1280, "height": 900})
     page = desk.new_page()
     page.goto(f"{live_server.url}/")
     page.get_by_label("Username").fill(surgeon.username)
@@ -45,7 +45,7 @@ def test_the_whole_journey_to_a_signed_consent(browser, live_server, surgeon):
     consent = Consent.objects.get()
 
     # --- the patient proves who they are on a phone ---
-    phone = browser.new_context(**PHONE)
+    phone = new_context(**PHONE)
     patient = phone.new_page()
     patient.goto(link)
     patient.get_by_label("Day").fill("1")
@@ -63,8 +63,8 @@ def test_the_whole_journey_to_a_signed_consent(browser, live_server, surgeon):
 
     # --- ticks are saved as they are made; half-way the tab is closed ---
     boxes = patient.get_by_label("I have read and understood this")
-    total = boxes.count()
-    assert total == 6
+    total = 6
+    expect(boxes).to_have_count(total)
     for i in range(3):
         boxes.nth(i).check()
         expect(patient.locator(f"#{boxes.nth(i).get_attribute('id')}-status")).to_have_text(
@@ -145,15 +145,13 @@ def test_the_whole_journey_to_a_signed_consent(browser, live_server, surgeon):
 
     page.goto(f"{live_server.url}/consents/{consent.pk}/")
     expect(page.get_by_text("Signed by ada lovelace")).to_be_visible()
-    desk.close()
-    phone.close()
 
 
-def test_keyboard_only_patients_sign_with_the_typed_name(browser, live_server, surgeon):
+def test_keyboard_only_patients_sign_with_the_typed_name(new_context, live_server, surgeon):
     from tests.helpers import ready_to_sign
 
     consent, issued = ready_to_sign(surgeon)
-    context = browser.new_context(**PHONE)
+    context = new_context(**PHONE)
     page = context.new_page()
     page.goto(f"{live_server.url}/p/{issued.token}/")
     page.get_by_label("Day").fill("27")
@@ -172,4 +170,3 @@ def test_keyboard_only_patients_sign_with_the_typed_name(browser, live_server, s
     page.keyboard.press("Enter")
     expect(page.get_by_text("Your consent is signed")).to_be_visible()
     assert Signature.objects.get(consent=consent).method == "typed"
-    context.close()

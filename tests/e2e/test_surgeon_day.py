@@ -12,7 +12,7 @@ from tests.helpers import patient_actor, ready_to_sign, sign
 pytestmark = pytest.mark.usefixtures("e2e_library")
 
 
-def test_the_surgeons_day(browser, live_server, surgeon):
+def test_the_surgeons_day(new_context, live_server, surgeon):
     waiting, _ = ready_to_sign(surgeon, full_name="Alan Turing")
     consent_ask_question(
         consent=waiting,
@@ -23,7 +23,7 @@ def test_the_surgeons_day(browser, live_server, surgeon):
     signed, _ = ready_to_sign(surgeon, full_name="Rosalind Franklin")
     sign(signed, name="Rosalind Franklin")
 
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    context = new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     page = context.new_page()
     page.goto(f"{live_server.url}/")
     page.get_by_label("Username").fill(surgeon.username)
@@ -52,4 +52,3 @@ def test_the_surgeons_day(browser, live_server, surgeon):
     assert download.value.suggested_filename.startswith("consent-lumbar-rhizotomy-franklin-")
     with open(download.value.path(), "rb") as handle:
         assert handle.read() == read_document(signed.document)
-    context.close()
