@@ -27,6 +27,7 @@ from consent.audit import (
     key_id,
     keyring,
 )
+from consent.documents import html_to_pdf, read_checkpoint, read_document
 from consent.models import AuditChainHead, AuditEvent, SignedDocument
 
 from .helpers import ready_to_sign, run_concurrently, sign
@@ -485,3 +486,84 @@ def test_concurrent_appends_keep_the_chain_linear():
     assert report.events == threads * per_thread + 3
     head = AuditChainHead.objects.get(pk=1)
     assert head.last_sequence == threads * per_thread + 3
+
+
+@pytest.mark.django_db
+class TestTheAnchorsInStoredPdfs:
+    @pytest.fixture
+    def document(self, surgeon, library):
+        consent, _ = ready_to_sign(surgeon)
+        sign(consent)
+        return SignedDocument.objects.get(consent=consent)
+
+    def replace_file(self, document, data: bytes) -> None:
+        """The insider's move: new bytes in storage, and the row's hash made to match."""
+        with document.file.open("wb") as handle:
+            handle.write(data)
+        with guards_lifted():
+            sql(
+                "UPDATE consent_signeddocument SET sha256 = %s WHERE id = %s",
+                [hashlib.sha256(data).hexdigest(), document.pk],
+            )
+
+    def test_a_missing_file(self, document):
+        document.file.storage.delete(document.file.name)
+        assert f"document {document.pk}: its file cannot be read" in problems()
+
+    def test_a_broken_seal_is_found_with_seals(self, document):
+        data = bytearray(read_document(document))
+        data[len(data) // 3] ^= 0x01
+        self.replace_file(document, bytes(data))
+        with pytest.raises(CommandError, match="its seal is not valid"):
+            verify("--seals")
+
+    def test_a_file_without_its_checkpoint(self, document):
+        self.replace_file(document, html_to_pdf("<html lang='en'><title>x</title><p>x</p>"))
+        assert "its file carries no audit checkpoint" in problems()
+
+    def test_a_row_whose_checkpoint_was_changed(self, document):
+        with guards_lifted():
+            sql(
+                "UPDATE consent_signeddocument SET checkpoint_sequence = 1 WHERE id = %s",
+                [document.pk],
+            )
+        assert "the checkpoint recorded for it differs from its file's" in problems()
+
+    def test_a_document_from_before_checkpoints_is_accepted_without_one(self, document):
+        with guards_lifted():
+            sql(
+                "UPDATE consent_signeddocument SET checkpoint_sequence = NULL, "
+                "checkpoint_hash = '' WHERE id = %s",
+                [document.pk],
+            )
+        self.replace_file(document, html_to_pdf("<html lang='en'><title>x</title><p>x</p>"))
+        report = audit_verify()
+        # The replaced bytes no longer match the log's document_sealed hash (reported), but
+        # the missing checkpoint itself is not a problem for a document from before them.
+        assert not [p for p in report.problems if "checkpoint" in p], report.problems
+        assert (report.documents, report.checkpoints) == (1, 0)
+
+    def test_the_command_reads_kept_checkpoints_from_a_file(self, document, tmp_path):
+        kept = tmp_path / "checkpoints.txt"
+        kept.write_text(f"# from syslog\n\n{audit_checkpoint()}\n")
+        assert "1 external checkpoint(s)" in verify("--checkpoints-file", str(kept), "--seals")
+        kept.write_text("12:not-a-hash\n")
+        with pytest.raises(CommandError, match="not a checkpoint"):
+            verify("--checkpoints-file", str(kept))
+        with pytest.raises(CommandError, match="No such file"):
+            verify("--checkpoints-file", str(tmp_path / "missing.txt"))
+
+    def test_read_checkpoint_shrugs_at_garbage(self):
+        assert read_checkpoint(b"%PDF-1.7 nothing here") is None
+        pdf = html_to_pdf(
+            "<html lang='en'><title>x</title><meta name='AuditCheckpoint' content='nonsense'>"
+        )
+        assert read_checkpoint(pdf) is None
+
+    def test_audit_checkpoint_says_when_when_asked(self):
+        append(1)
+        out = StringIO()
+        call_command("audit_checkpoint", verbosity=2, stdout=out)
+        first, second = out.getvalue().splitlines()
+        assert first.startswith("# audit checkpoint at ")
+        assert Checkpoint.parse(second) == audit_checkpoint()

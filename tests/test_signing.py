@@ -539,3 +539,34 @@ class TestTheSignedPdfAnchorsTheAuditLog:
             sign(consent)
         consent.refresh_from_db()
         assert consent.status == ConsentStatus.SIGNED
+
+
+class TestStorageFailures:
+    def test_a_full_disk_refuses_the_signature_plainly_and_changes_nothing(
+        self, surgeon, monkeypatch
+    ):
+        consent, _ = ready_to_sign(surgeon)
+        storage = SignedDocument._meta.get_field("file").storage
+
+        def full(*args, **kwargs):
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(storage, "save", full)
+        with pytest.raises(ConsentError, match="nothing was signed"):
+            sign(consent)
+        consent.refresh_from_db()
+        assert consent.status == ConsentStatus.IN_REVIEW
+        assert not SigningClaim.objects.exists()
+        assert not Signature.objects.exists()
+
+    def test_an_unused_file_that_cannot_be_deleted_is_logged(self, monkeypatch, caplog):
+        from consent import documents
+
+        storage = SignedDocument._meta.get_field("file").storage
+
+        def stuck(name):
+            raise OSError(13, "Permission denied")
+
+        monkeypatch.setattr(storage, "delete", stuck)
+        documents.delete_file("consents/x.pdf")
+        assert "Could not delete the unused file consents/x.pdf" in caplog.text
