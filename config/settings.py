@@ -114,6 +114,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Early: a NUL in the path, a header or a cookie gets a plain 400 before static files,
+    # sessions or django-axes look at it (PostgreSQL cannot store NUL).
+    "consent.middleware.RefuseNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -131,6 +134,8 @@ AUTHENTICATION_BACKENDS = [
 ]
 
 ROOT_URLCONF = "config.urls"
+# A refused CSRF check gets a plain page (templates/403_csrf.html), rendered without the database.
+CSRF_FAILURE_VIEW = "consent.views.errors.csrf_failure"
 WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [
