@@ -20,7 +20,14 @@ from procedures.models import Procedure
 
 from ..actors import Actor
 from ..audit import audit_append
-from ..forms import AnswerForm, ConsentIssueForm, DashboardForm, ExtraRiskFormSet, RevokeForm
+from ..forms import (
+    AnswerForm,
+    ConsentIssueForm,
+    DashboardForm,
+    ExtraRiskFormSet,
+    LoginForm,
+    RevokeForm,
+)
 from ..models import OPEN_STATES, REISSUABLE_STATES, Consent, ConsentStatus, SurgeonSession
 from ..services import (
     ConsentError,
@@ -91,6 +98,8 @@ def library(request: HttpRequest) -> HttpResponse:
 
 class LoginView(auth_views.LoginView):
     """Django's login, remembering the session so that 'sign out everywhere' can end it."""
+
+    form_class = LoginForm
 
     def form_valid(self, form):
         response = super().form_valid(form)
@@ -180,7 +189,18 @@ def _pop_new_link(request: HttpRequest, consent: Consent) -> dict | None:
 @never_cache
 @login_required
 def consent_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    consent = _get_consent_for_user(request, pk)
+    return _render_detail(request, _get_consent_for_user(request, pk))
+
+
+def _render_detail(
+    request: HttpRequest,
+    consent: Consent,
+    *,
+    answer_error: tuple[int, str, str] | None = None,
+    revoke_form: RevokeForm | None = None,
+) -> HttpResponse:
+    """A consent's page. answer_error: (question id, message, the text the surgeon wrote);
+    revoke_form: a refused revoke form, shown again with what was typed."""
     items = list(consent.items.prefetch_related("questions__answered_by"))
     return render(
         request,
@@ -190,16 +210,18 @@ def consent_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "items": items,
             "questions": [q for item in items for q in item.questions.all()],
             "answer_form": AnswerForm(),
+            "answer_error": answer_error,
             "signature": consent.signatures.defer("image_png").first(),
             "document": getattr(consent, "document", None),
             "new_link": _pop_new_link(request, consent),
             "live_link": consent.links.filter(ended_at__isnull=True).first(),
             "events": consent.audit_events.all(),
-            "revoke_form": RevokeForm(),
+            "revoke_form": revoke_form or RevokeForm(),
             "can_manage": consent.can_manage(request.user),
             "can_revoke": consent.is_open and consent.can_manage(request.user),
             "can_reissue": consent.status in REISSUABLE_STATES and consent.can_manage(request.user),
         },
+        status=400 if answer_error or revoke_form else 200,
     )
 
 
@@ -227,8 +249,7 @@ def consent_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
     consent = _get_consent_for_user(request, pk)
     form = RevokeForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Give a reason for revoking this consent.")
-        return redirect("consent_detail", pk=consent.pk)
+        return _render_detail(request, consent, revoke_form=form)
     try:
         consent_revoke(
             consent=consent, actor=Actor.surgeon(request), reason=form.cleaned_data["reason"]
@@ -246,8 +267,10 @@ def question_answer(request: HttpRequest, pk: int, question_id: int) -> HttpResp
     consent = _get_consent_for_user(request, pk)
     form = AnswerForm(request.POST)
     if not form.is_valid():
-        messages.error(request, " ".join(form.errors["answer"]))
-        return redirect("consent_detail", pk=consent.pk)
+        typed = form.data.get("answer", "")
+        return _render_detail(
+            request, consent, answer_error=(question_id, form.first_error(), typed)
+        )
     try:
         consent_answer_question(
             consent=consent,
