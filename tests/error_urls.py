@@ -9,4 +9,4 @@ def boom(request):
     raise RuntimeError("a bug, on purpose")
 
 
-urlpatterns = [*urlpatterns, path("boom/", boom)]
+urlpatterns = [path("boom/", boom), *urlpatterns]
