@@ -229,7 +229,7 @@ class TestThePatientsForms:
             {"acknowledged": value},
             headers={"Accept": "application/json"},
         )
-        assert response.status_code == 409
+        assert response.status_code == 400
         assert response.json()["error"] == UNEXPECTED_MESSAGE
         item.refresh_from_db()
         assert item.acknowledged_at is None

@@ -168,9 +168,12 @@ def patient_acknowledge(request: HttpRequest, item_id: int) -> HttpResponse:
     """Save one tick at once (called by the page's script; works as a plain form post too)."""
     wants_json = request.headers.get("Accept") == "application/json"
     form = AcknowledgeForm(request.POST)
+    if not form.is_valid():
+        if wants_json:
+            return JsonResponse({"error": form.first_error()}, status=400)
+        messages.error(request, form.first_error())
+        return redirect("patient_risks")
     try:
-        if not form.is_valid():
-            raise ConsentError(form.first_error())
         item = consent_acknowledge_item(
             consent=request.consent,
             item_id=item_id,
