@@ -94,6 +94,10 @@ MIDDLEWARE = [
     # Every response below this line gets the Content-Security-Policy and no-store headers.
     "csp.middleware.CSPMiddleware",
     "consent.middleware.NoStoreMiddleware",
+    # Early: a NUL in the path, a header or a cookie gets a plain 400 before sessions or
+    # django-axes look at it (PostgreSQL cannot store NUL). It reads form data only in
+    # process_view, after the body limit below has had its say.
+    "consent.middleware.RefuseNulMiddleware",
     # Before anything that may read a request body (CSRF, forms, other middleware).
     "consent.middleware.RequestBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -112,6 +116,8 @@ AUTHENTICATION_BACKENDS = [
 ]
 
 ROOT_URLCONF = "config.urls"
+# A refused CSRF check gets a plain page (templates/403_csrf.html), rendered without the database.
+CSRF_FAILURE_VIEW = "consent.views.errors.csrf_failure"
 WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [

@@ -1,32 +1,125 @@
+"""Every input the app reads goes through one of these forms.
+
+Bad input gets a plain message that says how to put it right, and the form keeps what the
+person typed: NUL characters, overlong values, digits that are not 0-9 where a number is
+wanted and dates out of range are refused here, before anything reaches a service, the
+database or django-axes.
+"""
+
 import datetime
+import re
 
 from crispy_forms.helper import FormHelper
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.validators import MaxLengthValidator
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from procedures.models import Procedure, Severity
 
 from .models import ConsentStatus, Team
-from .services import ANSWER_MAX_LENGTH, QUESTION_MAX_LENGTH, ExtraRisk, PatientDetails
+from .services import (
+    ANSWER_MAX_LENGTH,
+    EARLIEST_DATE_OF_BIRTH,
+    QUESTION_MAX_LENGTH,
+    ExtraRisk,
+    PatientDetails,
+    latest_planned_date,
+)
 from .signature_image import MAX_BYTES
+
+NUL_MESSAGE = (
+    "This contains an invisible character that we cannot store (a null character). "
+    "Please retype it and try again."
+)
+MAX_LENGTH_MESSAGE = (
+    "Please keep this to %(limit_value)d characters or fewer (it has %(show_value)d)."
+)
+# Messages every field of our forms uses unless it says something more specific.
+PLAIN_MESSAGES = {
+    "null_characters_not_allowed": NUL_MESSAGE,
+    "max_length": MAX_LENGTH_MESSAGE,
+}
+# Form values that can only be something we put on the page (ticks, buttons): a different
+# value means a stale page or a tampered request, never a typing mistake.
+UNEXPECTED_MESSAGE = (
+    "The form sent something we did not expect, so nothing was saved. "
+    "Please reload the page and try again."
+)
+
+
+def plain_messages(fields) -> None:
+    for field in fields.values():
+        for code, message in PLAIN_MESSAGES.items():
+            field.error_messages.setdefault(code, message)
+
+
+class PlainForm(forms.Form):
+    """A form whose refusals are plain words (see PLAIN_MESSAGES)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        plain_messages(self.fields)
+
+    def first_error(self) -> str:
+        """The first message of a refused form, for a page that shows one message."""
+        return next(message for errors in self.errors.values() for message in errors)
+
+
+def is_ascii_number(text: str) -> bool:
+    """Digits 0-9 only. str.isdigit() is true for "²" and "①" (which int() then refuses),
+    and int() reads the digits of other scripts (Arabic-Indic, Devanagari, fullwidth)."""
+    return re.fullmatch(r"[0-9]+", text) is not None
 
 
 class DateInput(forms.DateInput):
     input_type = "date"
 
 
-class ConsentIssueForm(forms.Form):
+class DateField(forms.DateField):
+    """A date typed with the digits 0 to 9 (Python's date parsing also reads other scripts)."""
+
+    widget = DateInput
+    default_error_messages = {"invalid": "Enter a real date, for example 27/03/1964."}
+
+    def to_python(self, value):
+        if isinstance(value, str) and (not value.isascii() or len(value) > 30):
+            raise forms.ValidationError(
+                "Enter the date with the digits 0 to 9, for example 27/03/1964.", code="invalid"
+            )
+        return super().to_python(value)
+
+
+def _long_date(day: datetime.date) -> str:
+    return date_format(day, "j F Y")
+
+
+def check_date_of_birth(value: datetime.date, *, you: bool = False) -> None:
+    whose = "Your" if you else "The"
+    if value >= timezone.localdate():
+        raise forms.ValidationError(f"{whose} date of birth must be in the past.")
+    if value < EARLIEST_DATE_OF_BIRTH:
+        raise forms.ValidationError(
+            f"{whose} date of birth must be on or after {_long_date(EARLIEST_DATE_OF_BIRTH)}. "
+            "Check the year."
+        )
+
+
+class ConsentIssueForm(PlainForm):
     """Patient details, planned date and the risks that do not apply, for one procedure."""
 
     full_name = forms.CharField(label="Patient's full name", max_length=200)
-    date_of_birth = forms.DateField(label="Date of birth", widget=DateInput)
+    date_of_birth = DateField(label="Date of birth")
     hospital_number = forms.CharField(label="Hospital number (MRN)", max_length=50, required=False)
     email = forms.EmailField(
         label="Patient's email (optional)",
         required=False,
+        max_length=254,
         help_text="Only used to send the link, never medical details.",
     )
-    planned_date = forms.DateField(label="Planned date of surgery", widget=DateInput)
+    planned_date = DateField(label="Planned date of surgery")
     email_patient = forms.BooleanField(
         label="Email the link to the patient",
         required=False,
@@ -51,6 +144,7 @@ class ConsentIssueForm(forms.Form):
             self.fields[f"na_reason_{item.pk}"] = forms.CharField(
                 label=f"Why it does not apply: {item.title}", required=False, max_length=500
             )
+        plain_messages(self.fields)
         self.helper = FormHelper()
         self.helper.form_tag = False
 
@@ -59,14 +153,19 @@ class ConsentIssueForm(forms.Form):
 
     def clean_date_of_birth(self) -> datetime.date:
         value = self.cleaned_data["date_of_birth"]
-        if value >= timezone.localdate():
-            raise forms.ValidationError("The date of birth must be in the past.")
+        check_date_of_birth(value)
         return value
 
     def clean_planned_date(self) -> datetime.date:
         value = self.cleaned_data["planned_date"]
-        if value < timezone.localdate():
+        today = timezone.localdate()
+        if value < today:
             raise forms.ValidationError("The planned date of surgery cannot be in the past.")
+        if value > latest_planned_date(today):
+            raise forms.ValidationError(
+                "The planned date of surgery must be within two years from today "
+                f"(on or before {_long_date(latest_planned_date(today))})."
+            )
         return value
 
     def clean(self):
@@ -104,9 +203,11 @@ class ConsentIssueForm(forms.Form):
         }
 
 
-class ExtraRiskForm(forms.Form):
+class ExtraRiskForm(PlainForm):
     title = forms.CharField(max_length=200, required=False)
-    explanation = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    explanation = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=2000
+    )
     severity = forms.ChoiceField(choices=Severity.choices, initial=Severity.UNCOMMON)
     frequency = forms.CharField(
         max_length=100, required=False, help_text='In words, for example "about 1 in 50".'
@@ -139,13 +240,16 @@ class ExtraRiskForm(forms.Form):
 ExtraRiskFormSet = forms.formset_factory(ExtraRiskForm, extra=2, max_num=20)
 
 
-class RevokeForm(forms.Form):
+class RevokeForm(PlainForm):
     reason = forms.CharField(
-        label="Reason for revoking", widget=forms.Textarea(attrs={"rows": 2}), max_length=1000
+        label="Reason for revoking",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=1000,
+        error_messages={"required": "Give a reason for revoking this consent."},
     )
 
 
-class DateOfBirthForm(forms.Form):
+class DateOfBirthForm(PlainForm):
     """Day, month and year as three boxes: easier than a date picker for a birth date."""
 
     day = forms.CharField(label="Day", max_length=2)
@@ -170,12 +274,12 @@ class DateOfBirthForm(forms.Form):
         cleaned = super().clean()
         if self.errors:
             return cleaned
-        try:
-            day, month, year = (int(cleaned[k].strip()) for k in ("day", "month", "year"))
-        except ValueError:
+        parts = [cleaned[k].strip() for k in ("day", "month", "year")]
+        if not all(is_ascii_number(part) for part in parts):
             raise forms.ValidationError(
-                "Enter your date of birth in numbers, for example 27 3 1964."
-            ) from None
+                "Enter your date of birth in numbers (0 to 9), for example 27 3 1964."
+            )
+        day, month, year = (int(part) for part in parts)
         if year < 1000:
             raise forms.ValidationError("Enter the year in full, for example 1964.")
         try:
@@ -184,21 +288,25 @@ class DateOfBirthForm(forms.Form):
             raise forms.ValidationError(
                 "That is not a real date. Check the day and month, for example 27 3 1964."
             ) from None
-        if value >= timezone.localdate():
-            raise forms.ValidationError("Your date of birth must be in the past.")
+        check_date_of_birth(value, you=True)
         cleaned["date_of_birth"] = value
         return cleaned
 
 
-class AnswerForm(forms.Form):
+class AnswerForm(PlainForm):
     answer = forms.CharField(
         label="Your answer",
         widget=forms.Textarea(attrs={"rows": 3, "maxlength": ANSWER_MAX_LENGTH}),
         max_length=ANSWER_MAX_LENGTH,
+        error_messages={
+            "required": "Please write your answer.",
+            "max_length": "Your answer is %(show_value)d characters long. "
+            "Please keep it under %(limit_value)d.",
+        },
     )
 
 
-class SignForm(forms.Form):
+class SignForm(PlainForm):
     typed_name = forms.CharField(
         label="Type your full name",
         max_length=200,
@@ -222,7 +330,7 @@ class SignForm(forms.Form):
         )
 
 
-class WithdrawForm(forms.Form):
+class WithdrawForm(PlainForm):
     reason = forms.CharField(
         label="Why are you withdrawing? (optional)",
         required=False,
@@ -231,7 +339,7 @@ class WithdrawForm(forms.Form):
     )
 
 
-class VerifyForm(forms.Form):
+class VerifyForm(PlainForm):
     code = forms.CharField(
         label="Verification code",
         required=False,
@@ -268,7 +376,7 @@ class VerifyForm(forms.Form):
         return cleaned
 
 
-class DashboardForm(forms.Form):
+class DashboardForm(PlainForm):
     """Filters of the surgeon's dashboard; every value has a safe default."""
 
     WAITING = "waiting"
@@ -295,10 +403,89 @@ class DashboardForm(forms.Form):
     )
 
     def values(self) -> dict:
-        data = self.cleaned_data if self.is_valid() else {}
+        # A bad value falls back to its default; the other filters still apply.
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
         return {
             "status": data.get("status") or "",
             "q": (data.get("q") or "").strip(),
             "order_by": self.SORTS[data.get("sort") or "planned"],
             "per_page": data.get("per_page") or self.PAGE_SIZES[0],
         }
+
+
+class TicksForm(PlainForm):
+    """The risks page without JavaScript: the risks that were on the page, and those ticked."""
+
+    shown = forms.TypedMultipleChoiceField(coerce=int, required=False)
+    acknowledged = forms.TypedMultipleChoiceField(coerce=int, required=False)
+    action = forms.ChoiceField(
+        choices=[("save", "Save my progress"), ("continue", "Continue")], required=False
+    )
+
+    def __init__(self, *args, item_ids, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = [(str(pk), str(pk)) for pk in item_ids]
+        for name in ("shown", "acknowledged"):
+            self.fields[name].choices = choices
+        for field in self.fields.values():
+            field.error_messages["invalid_choice"] = UNEXPECTED_MESSAGE
+
+    def ticks(self) -> dict[int, bool]:
+        ticked = set(self.cleaned_data["acknowledged"])
+        return {pk: pk in ticked for pk in self.cleaned_data["shown"]}
+
+    def ticked_as_sent(self) -> set[int]:
+        """The ticks the patient sent that are this consent's risks (to show them again)."""
+        valid = {value for value, _ in self.fields["acknowledged"].choices}
+        return {int(v) for v in self.data.getlist("acknowledged") if v in valid}
+
+
+class AcknowledgeForm(PlainForm):
+    """One tick, saved at once by the page's script: on ("1") or off ("0")."""
+
+    ON = ("1", "true", "on")
+    acknowledged = forms.TypedChoiceField(
+        choices=[(value, value) for value in (*ON, "0", "false", "off")],
+        coerce=lambda value: value in AcknowledgeForm.ON,
+        empty_value=False,
+        required=False,
+        error_messages={"invalid_choice": UNEXPECTED_MESSAGE},
+    )
+
+
+class QuestionForm(PlainForm):
+    question = forms.CharField(
+        max_length=QUESTION_MAX_LENGTH,
+        widget=forms.Textarea,
+        error_messages={
+            "required": "Please write your question.",
+            "max_length": "Your question is %(show_value)d characters long. "
+            "Please keep it under %(limit_value)d.",
+        },
+    )
+
+
+def _check_username_first(form) -> None:
+    """Refuse a username that cannot exist (too long, NUL) as a form error, before the form
+    calls authenticate(): django-axes records every failed attempt, and a 300-character
+    username does not fit its column (a DataError on PostgreSQL). Django's form sets the
+    username's max_length only as an HTML attribute, without a validator."""
+    username = form.fields["username"]
+    username.validators.append(MaxLengthValidator(username.max_length))
+    username.error_messages["max_length"] = (
+        "Usernames have at most %(limit_value)d characters. Check your username and try again."
+    )
+    plain_messages(form.fields)
+
+
+class LoginForm(AuthenticationForm):
+    def __init__(self, request=None, *args, **kwargs):
+        super().__init__(request, *args, **kwargs)
+        _check_username_first(self)
+
+
+class AdminLoginForm(AdminAuthenticationForm):
+    def __init__(self, request=None, *args, **kwargs):
+        super().__init__(request, *args, **kwargs)
+        _check_username_first(self)

@@ -76,6 +76,21 @@ class IssuedLink:
     token: str = field(repr=False)
 
 
+# The range of dates a consent accepts: nobody alive was born before 1900, and an operation is
+# planned at most two years ahead (which also keeps date arithmetic far from year 9999).
+EARLIEST_DATE_OF_BIRTH = datetime.date(1900, 1, 1)
+PLANNED_DATE_MAX_YEARS = 2
+
+
+def latest_planned_date(today: datetime.date) -> datetime.date:
+    """The last day a surgery may be planned for: two years from today (28 Feb for 29 Feb)."""
+    year = today.year + PLANNED_DATE_MAX_YEARS
+    try:
+        return today.replace(year=year)
+    except ValueError:
+        return today.replace(year=year, day=28)
+
+
 def _end_of_day(day: datetime.date) -> datetime.datetime:
     """The first moment after `day` ends, in the hospital's time zone."""
     start_of_next = datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time.min)
@@ -127,10 +142,15 @@ def consent_issue(
         raise ConsentError("Only a signed-in surgeon can issue a consent.")
     if not procedure.is_active:
         raise ConsentError(f"{procedure.name} is not active in the library.")
-    if planned_date < timezone.localdate():
+    today = timezone.localdate()
+    if planned_date < today:
         raise ConsentError("The planned date of surgery is in the past.")
-    if patient.date_of_birth >= timezone.localdate():
+    if planned_date > latest_planned_date(today):
+        raise ConsentError("The planned date of surgery must be within two years from today.")
+    if patient.date_of_birth >= today:
         raise ConsentError("The date of birth must be in the past.")
+    if patient.date_of_birth < EARLIEST_DATE_OF_BIRTH:
+        raise ConsentError("The date of birth must be on or after 1 January 1900.")
     if team is not None and not team.members.filter(pk=actor.user.pk).exists():
         raise ConsentError("You can only share a consent with a team you belong to.")
     if email_patient and not patient.email.strip():

@@ -1,4 +1,3 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from .views import patient, public, surgeon
@@ -6,7 +5,7 @@ from .views import patient, public, surgeon
 urlpatterns = [
     path("", surgeon.home, name="home"),
     path("library/", surgeon.library, name="library"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", surgeon.LoginView.as_view(), name="login"),
     path("accounts/sign-out-everywhere/", surgeon.sign_out_everywhere, name="sign_out_everywhere"),
     path("consents/new/", surgeon.consent_new, name="consent_new"),
     path("consents/new/<slug:slug>/", surgeon.consent_new, name="consent_new_for"),

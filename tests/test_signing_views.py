@@ -96,7 +96,7 @@ class TestQuestionsInTheBrowser:
         response = client.post(
             reverse("question_answer", args=[consent.pk, question.pk]), {"answer": ""}, follow=True
         )
-        assert "This field is required." in response.text
+        assert "Please write your answer." in response.text
         question.refresh_from_db()
         assert not question.is_answered
 
@@ -319,7 +319,7 @@ class TestWithdrawal:
         reason = "I am not sure. " * 70
         response = client.post(reverse("patient_withdraw"), {"reason": reason})
         assert response.status_code == 400
-        assert "at most 1000 characters" in visible(response)
+        assert "keep this to 1000 characters or fewer" in visible(response)
         assert reason.strip() in response.text  # nothing the patient wrote is lost
         consent.refresh_from_db()
         assert consent.status == ConsentStatus.IN_REVIEW

@@ -13,7 +13,14 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from .. import patient_session
 from ..actors import Actor
-from ..forms import DateOfBirthForm, SignForm, WithdrawForm
+from ..forms import (
+    AcknowledgeForm,
+    DateOfBirthForm,
+    QuestionForm,
+    SignForm,
+    TicksForm,
+    WithdrawForm,
+)
 from ..models import Consent, ConsentStatus
 from ..patient_session import patient_required
 from ..ratelimit import limit_by_address
@@ -113,18 +120,18 @@ def patient_risks(request: HttpRequest) -> HttpResponse:
         return closed
     missing = []
     if request.method == "POST":
-        shown = {int(pk) for pk in request.POST.getlist("shown") if pk.isdigit()}
-        ticked = {int(pk) for pk in request.POST.getlist("acknowledged") if pk.isdigit()}
+        form = TicksForm(request.POST, item_ids=consent.items.values_list("pk", flat=True))
+        if not form.is_valid():
+            messages.error(request, form.first_error())
+            return _render_risks(request, consent, ticked=form.ticked_as_sent(), status=400)
         try:
             consent_set_acknowledgments(
-                consent=consent,
-                ticks={pk: pk in ticked for pk in shown},
-                actor=Actor.patient(request),
+                consent=consent, ticks=form.ticks(), actor=Actor.patient(request)
             )
         except ConsentError as exc:
             messages.error(request, str(exc))
             return redirect("patient_risks")
-        if request.POST.get("action") == "continue":
+        if form.cleaned_data["action"] == "continue":
             missing = unacknowledged_items(consent)
             if not missing:
                 return redirect("patient_review")
@@ -134,9 +141,15 @@ def patient_risks(request: HttpRequest) -> HttpResponse:
     return _render_risks(request, consent, missing=missing)
 
 
-def _render_risks(request, consent, *, missing=(), question_error=None) -> HttpResponse:
-    """The risks page. question_error: (item id, message, the text the patient wrote)."""
+def _render_risks(
+    request, consent, *, missing=(), question_error=None, ticked=None, status=None
+) -> HttpResponse:
+    """The risks page. question_error: (item id, message, the text the patient wrote);
+    ticked: the ticks to show instead of the saved ones (a refused form, shown again)."""
     items = list(consent.items.prefetch_related("questions"))
+    if ticked is not None:
+        for item in items:
+            item.shown_ticked = item.pk in ticked
     return render(
         request,
         "consent/patient/risks.html",
@@ -149,9 +162,10 @@ def _render_risks(request, consent, *, missing=(), question_error=None) -> HttpR
             "total": sum(1 for i in items if i.needs_acknowledgment),
             "question_error": question_error,
             "question_max_length": QUESTION_MAX_LENGTH,
+            "ticks_as_sent": ticked is not None,
             **_step(2),
         },
-        status=400 if missing or question_error else 200,
+        status=status or (400 if missing or question_error else 200),
     )
 
 
@@ -161,12 +175,17 @@ def _render_risks(request, consent, *, missing=(), question_error=None) -> HttpR
 def patient_acknowledge(request: HttpRequest, item_id: int) -> HttpResponse:
     """Save one tick at once (called by the page's script; works as a plain form post too)."""
     wants_json = request.headers.get("Accept") == "application/json"
-    acknowledged = request.POST.get("acknowledged") in {"1", "true", "on"}
+    form = AcknowledgeForm(request.POST)
+    if not form.is_valid():
+        if wants_json:
+            return JsonResponse({"error": form.first_error()}, status=400)
+        messages.error(request, form.first_error())
+        return redirect("patient_risks")
     try:
         item = consent_acknowledge_item(
             consent=request.consent,
             item_id=item_id,
-            acknowledged=acknowledged,
+            acknowledged=form.cleaned_data["acknowledged"],
             actor=Actor.patient(request),
         )
     except ConsentError as exc:
@@ -193,13 +212,19 @@ def patient_question(request: HttpRequest, item_id: int) -> HttpResponse:
     consent = request.consent
     if closed := _closed_response(request, consent):
         return closed
-    text = request.POST.get("question", "")
+    form = QuestionForm(request.POST)
+    typed = form.data.get("question", "")
+    if not form.is_valid():
+        return _render_risks(request, consent, question_error=(item_id, form.first_error(), typed))
     try:
         consent_ask_question(
-            consent=consent, item_id=item_id, text=text, actor=Actor.patient(request)
+            consent=consent,
+            item_id=item_id,
+            text=form.cleaned_data["question"],
+            actor=Actor.patient(request),
         )
     except ConsentError as exc:
-        return _render_risks(request, consent, question_error=(item_id, str(exc), text))
+        return _render_risks(request, consent, question_error=(item_id, str(exc), typed))
     messages.success(
         request, "Your question was sent. The surgeon's team will answer it here, beside the risk."
     )

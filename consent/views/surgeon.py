@@ -5,6 +5,7 @@ import datetime
 import segno
 from django.contrib import messages
 from django.contrib.auth import logout
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -18,7 +19,14 @@ from procedures.models import Procedure
 
 from .. import new_link
 from ..actors import Actor
-from ..forms import AnswerForm, ConsentIssueForm, DashboardForm, ExtraRiskFormSet, RevokeForm
+from ..forms import (
+    AnswerForm,
+    ConsentIssueForm,
+    DashboardForm,
+    ExtraRiskFormSet,
+    LoginForm,
+    RevokeForm,
+)
 from ..models import OPEN_STATES, REISSUABLE_STATES, Consent, ConsentStatus
 from ..services import (
     ConsentError,
@@ -91,6 +99,12 @@ def home(request: HttpRequest) -> HttpResponse:
 def library(request: HttpRequest) -> HttpResponse:
     procedures = Procedure.objects.active().prefetch_related("items")
     return render(request, "consent/library.html", {"procedures": procedures})
+
+
+class LoginView(auth_views.LoginView):
+    """Django's sign-in, with a form that checks the username before django-axes records it."""
+
+    form_class = LoginForm
 
 
 @login_required
@@ -170,7 +184,18 @@ def _pop_new_link(request: HttpRequest, consent: Consent) -> dict | None:
 @never_cache
 @login_required
 def consent_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    consent = _get_consent_for_user(request, pk)
+    return _render_detail(request, _get_consent_for_user(request, pk))
+
+
+def _render_detail(
+    request: HttpRequest,
+    consent: Consent,
+    *,
+    answer_error: tuple[int, str, str] | None = None,
+    revoke_form: RevokeForm | None = None,
+) -> HttpResponse:
+    """A consent's page. answer_error: (question id, message, the text the surgeon wrote);
+    revoke_form: a refused revoke form, shown again with what was typed."""
     items = list(consent.items.prefetch_related("questions__answered_by"))
     events = list(consent.audit_events.all())
     live_link = consent.links.filter(ended_at__isnull=True).first()
@@ -183,17 +208,19 @@ def consent_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "items": items,
             "questions": [q for item in items for q in item.questions.all()],
             "answer_form": AnswerForm(),
+            "answer_error": answer_error,
             "signature": consent.signatures.defer("image_png").first(),
             "document": getattr(consent, "document", None),
             "new_link": _pop_new_link(request, consent),
             "live_link": live_link,
             "email_failed": link_email_failed(consent, live_link, events),
             "events": events,
-            "revoke_form": RevokeForm(),
+            "revoke_form": revoke_form or RevokeForm(),
             "can_manage": consent.can_manage(request.user),
             "can_revoke": consent.is_open and consent.can_manage(request.user),
             "can_reissue": can_reissue,
         },
+        status=400 if answer_error or revoke_form else 200,
     )
 
 
@@ -223,8 +250,7 @@ def consent_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
     consent = _get_consent_for_user(request, pk)
     form = RevokeForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Give a reason for revoking this consent.")
-        return redirect("consent_detail", pk=consent.pk)
+        return _render_detail(request, consent, revoke_form=form)
     try:
         consent_revoke(
             consent=consent, actor=Actor.surgeon(request), reason=form.cleaned_data["reason"]
@@ -242,8 +268,10 @@ def question_answer(request: HttpRequest, pk: int, question_id: int) -> HttpResp
     consent = _get_consent_for_user(request, pk)
     form = AnswerForm(request.POST)
     if not form.is_valid():
-        messages.error(request, " ".join(form.errors["answer"]))
-        return redirect("consent_detail", pk=consent.pk)
+        typed = form.data.get("answer", "")
+        return _render_detail(
+            request, consent, answer_error=(question_id, form.first_error(), typed)
+        )
     try:
         consent_answer_question(
             consent=consent,

@@ -2,7 +2,10 @@
 the public verification page and the admin, loads without a single violation, and the
 scripts that matter (tick autosave, the signature pad, copy link) still work under it."""
 
+import datetime
+
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from consent.documents import read_document
@@ -93,7 +96,8 @@ def test_no_page_breaks_the_content_security_policy(browser, live_server, surgeo
     desk.collect(page, "issue form")
     page.get_by_label("Patient's full name").fill("Ada Lovelace")
     page.get_by_label("Date of birth").fill("1964-03-27")
-    page.get_by_label("Planned date of surgery").fill("2099-06-01")
+    planned = timezone.localdate() + datetime.timedelta(days=60)
+    page.get_by_label("Planned date of surgery").fill(planned.isoformat())
     page.get_by_role("button", name="Issue consent").click()
     expect(page.get_by_text("The patient's link (shown only now)")).to_be_visible()
     expect(page.locator(".qr svg")).to_be_visible()

@@ -5,9 +5,11 @@ opens the link, proves their date of birth, ticks risks, closes the tab half-way
 asks a question; the surgeon answers it; the patient draws a signature with the mouse and signs.
 """
 
+import datetime
 import io
 
 import pytest
+from django.utils import timezone
 from PIL import Image
 from playwright.sync_api import expect
 
@@ -37,7 +39,8 @@ def test_the_whole_journey_to_a_signed_consent(new_context, live_server, surgeon
     page.get_by_label("Patient's full name").fill("Ada Lovelace")
     page.get_by_label("Date of birth").fill("1964-03-27")
     page.get_by_label("Hospital number (MRN)").fill("MRN-1815")
-    page.get_by_label("Planned date of surgery").fill("2099-06-01")
+    planned = timezone.localdate() + datetime.timedelta(days=60)
+    page.get_by_label("Planned date of surgery").fill(planned.isoformat())
     page.get_by_role("button", name="Issue consent").click()
     expect(page.get_by_text("The patient's link (shown only now)")).to_be_visible()
     link = page.locator("#patient-link").input_value()
