@@ -13,9 +13,7 @@
     doneCount.textContent = form.querySelectorAll("input[data-required]:checked").length;
   }
 
-  form.addEventListener("change", function (event) {
-    var box = event.target;
-    if (!box.matches("input[type=checkbox][data-url]")) return;
+  function save(box, refocus) {
     var status = document.getElementById(box.id + "-status");
     var wanted = box.checked;
     status.textContent = "Saving…";
@@ -53,7 +51,16 @@
       })
       .finally(function () {
         box.disabled = false;
-        box.focus();
+        if (refocus) box.focus();
       });
+  }
+
+  form.addEventListener("change", function (event) {
+    if (event.target.matches("input[type=checkbox][data-url]")) save(event.target, true);
+  });
+
+  // Ticks made while the page was still loading (before this script ran) are saved now.
+  form.querySelectorAll("input[type=checkbox][data-url]").forEach(function (box) {
+    if (box.checked !== box.defaultChecked) save(box, false);
   });
 })();

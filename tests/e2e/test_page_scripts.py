@@ -125,3 +125,23 @@ def test_clearing_the_drawing_signs_with_the_typed_name(new_context, live_server
     expect(page.get_by_text("Your consent is signed")).to_be_visible()
     signature = Signature.objects.get(consent=consent)
     assert signature.method == "typed" and signature.image_png is None
+
+
+def test_a_tick_made_before_the_script_ran_is_saved_when_it_runs(new_context, live_server, surgeon):
+    """On a slow connection a patient may tick before the page's script has arrived."""
+    consent, issued = issue(surgeon)
+    page = open_as_patient(new_context, live_server, issued, then="/patient/")
+    held = []
+    page.route("**/static/js/acknowledge.js", lambda route: held.append(route))  # answered later
+    page.goto(f"{live_server.url}/patient/risks/", wait_until="commit")
+    item = consent.items.order_by("order").first()
+    box, status = box_and_status(page, item)
+    box.check()
+    expect(status).to_have_text("")  # nothing could save it yet
+    item.refresh_from_db()
+    assert item.acknowledged_at is None
+    held[0].continue_()
+    expect(status).to_have_text("Saved.")
+    expect(page.locator("#ack-count")).to_have_text("1 of 6 risks ticked.")
+    item.refresh_from_db()
+    assert item.acknowledged_at is not None
