@@ -151,7 +151,13 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Take the write lock when a transaction starts, so concurrent writers wait their turn
     # instead of failing with "database is locked" half-way through.
-    DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
+    # recursive_triggers: INSERT OR REPLACE's implicit delete then fires the guard triggers
+    # that refuse deleting a signed consent's rows (SQLite skips them otherwise).
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA recursive_triggers = ON;",
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -16,6 +16,7 @@ The database refuses UPDATE, DELETE and TRUNCATE of events and lets the head onl
 (migration 0009). docs/audit.md says what is detected, by what, and what is not.
 """
 
+import contextlib
 import dataclasses
 import datetime
 import functools
@@ -23,13 +24,14 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.ipv6 import clean_ipv6_address
 
@@ -38,7 +40,9 @@ from .models import (
     AuditChainHead,
     AuditEvent,
     Consent,
+    ConsentItemSnapshot,
     ConsentStatus,
+    PatientLink,
     Question,
     Signature,
     SignedDocument,
@@ -90,6 +94,9 @@ def stored_text(value: str, max_length: int) -> str:
 def _clean_json(value):
     if isinstance(value, str):
         return _CONTROL.sub("", value)
+    if isinstance(value, float):
+        # PostgreSQL's jsonb gives 1e100 back as a long integer: keep floats as their text.
+        return repr(value)
     if isinstance(value, dict):
         return {_clean_json(str(k)): _clean_json(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -227,6 +234,20 @@ class Checkpoint:
         return cls(int(sequence), digest)
 
 
+checkpoint_log = logging.getLogger("consent.audit.checkpoint")
+
+
+def log_checkpoint() -> None:
+    """Once the current transaction commits, write the chain's end to the app's log. Shipped
+    to the hospital's log system (docs/deploy.md), it anchors the chain after every signature
+    without waiting for the hourly audit_checkpoint."""
+
+    def write():
+        checkpoint_log.info("audit checkpoint %s", audit_checkpoint())
+
+    transaction.on_commit(write, robust=True)
+
+
 def audit_checkpoint() -> Checkpoint:
     """The end of the chain as committed now. Read without a lock: it never blocks a writer."""
     head = AuditChainHead.objects.filter(pk=1).first()
@@ -284,29 +305,45 @@ def audit_verify(
     external: checkpoints kept outside the app (printed by audit_checkpoint into the hospital's
     log system). documents: the anchors read from stored PDFs (by default every document in
     storage; see consent.documents.document_anchors).
+
+    Everything is read in one consistent view of the database (a read-only REPEATABLE READ
+    transaction on PostgreSQL; on SQLite a transaction, during which writers wait), so that
+    the app writing meanwhile never looks like tampering.
     """
+    with _snapshot():
+        return _verify(external=external, documents=documents)
+
+
+@contextlib.contextmanager
+def _snapshot():
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():
+        if outermost and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
+
+
+def _verify(*, external, documents) -> ChainReport:
     from .documents import document_anchors  # documents imports audit: late import
 
     report = ChainReport()
     anchors = list(document_anchors() if documents is None else documents)
     expected: dict[int, list[str]] = {}
+    anchor_hashes: dict[int, set[str]] = {}
     for anchor in anchors:
         report.documents += 1
         if anchor.problem:
             report.problems.append(f"document {anchor.document_id}: {anchor.problem}")
         elif anchor.checkpoint is not None:
+            report.checkpoints += 1
             expected.setdefault(anchor.checkpoint.sequence, []).append(
                 f"document {anchor.document_id}'s checkpoint"
             )
-            report.checkpoints += 1
+            anchor_hashes.setdefault(anchor.checkpoint.sequence, set()).add(anchor.checkpoint.hash)
     external = list(external)
     for checkpoint in external:
         expected.setdefault(checkpoint.sequence, []).append("the external checkpoint")
-    anchor_hashes: dict[int, set[str]] = {}
-    for anchor in anchors:
-        if anchor.checkpoint:
-            anchor_hashes.setdefault(anchor.checkpoint.sequence, set()).add(anchor.checkpoint.hash)
-    for checkpoint in external:
         anchor_hashes.setdefault(checkpoint.sequence, set()).add(checkpoint.hash)
 
     walk = _walk_chain(report, anchor_hashes, expected)
@@ -318,50 +355,58 @@ def audit_verify(
                 f"#{walk.last_sequence}: events after it were deleted"
             )
     _check_records(report, walk)
+    if len(report.problems) > MAX_PROBLEMS:
+        more = len(report.problems) - MAX_PROBLEMS
+        report.problems[MAX_PROBLEMS:] = [f"... and {more} more problem(s)"]
     return report
+
+
+MAX_PROBLEMS = 200
 
 
 @dataclass
 class _Walk:
     last_sequence: int = 0
     last_hash: str = GENESIS_HASH
-    signed_signatures: set[int] = dataclasses.field(default_factory=set)
-    sealed_documents: set[str] = dataclasses.field(default_factory=set)
+    # What the log says, to compare with the records: signature id -> consent id, document
+    # SHA-256 -> consent id, and per consent, item, question or link what was recorded.
+    signatures: dict[int, int] = dataclasses.field(default_factory=dict)
+    documents: dict[str, int] = dataclasses.field(default_factory=dict)
     status: dict[int, str] = dataclasses.field(default_factory=dict)
-    signed_content: dict[int, str] = dataclasses.field(default_factory=dict)
+    issued_content: dict[int, str] = dataclasses.field(default_factory=dict)
+    signed: dict[int, dict] = dataclasses.field(default_factory=dict)
     questions: dict[int, str] = dataclasses.field(default_factory=dict)
     answers: dict[int, str] = dataclasses.field(default_factory=dict)
+    ticks: dict[int, bool] = dataclasses.field(default_factory=dict)
+    links: dict[int, str] = dataclasses.field(default_factory=dict)
 
 
 def _walk_chain(report: ChainReport, anchor_hashes: dict, expected: dict) -> _Walk:
+    """Check each event against the one before it and its own keyed hash. After a break the
+    walk picks up again from the event found, so every separate change is reported."""
     walk = _Walk()
     ring = keyring()
     unkeyed_until = settings.AUDIT_UNKEYED_UNTIL
     last_key_position = -1
-    broken = False
     for event in AuditEvent.objects.order_by("sequence").iterator(chunk_size=2000):
         where = f"event #{event.sequence} ({event.action}, id {event.pk})"
-        if not broken:
-            if event.sequence != walk.last_sequence + 1:
-                report.problems.append(
-                    f"event #{walk.last_sequence + 1} is missing (deleted?): the next one "
-                    f"found is {where}"
-                )
-                broken = True
-            elif event.prev_hash != walk.last_hash:
-                report.problems.append(
-                    f"{where} does not follow on from event #{walk.last_sequence}"
-                )
-                broken = True
-            else:
-                problem = _check_key(event, ring, unkeyed_until, last_key_position)
-                if problem:
-                    report.problems.append(f"{where} {problem}")
-                    broken = True
-                else:
-                    if event.key_id:
-                        last_key_position = ring[event.key_id][0]
-                    report.events += 1
+        good = True
+        if event.sequence != walk.last_sequence + 1:
+            report.problems.append(
+                f"event #{walk.last_sequence + 1} is missing (deleted?): the next one found is "
+                f"{where}"
+            )
+            good = False
+        elif event.prev_hash != walk.last_hash:
+            report.problems.append(f"{where} does not follow on from event #{walk.last_sequence}")
+            good = False
+        problem = _check_key(event, ring, unkeyed_until, last_key_position)
+        if problem:
+            report.problems.append(f"{where} {problem}")
+            good = False
+        elif event.key_id:
+            last_key_position = max(last_key_position, ring[event.key_id][0])
+        report.events += good
         hashes = anchor_hashes.get(event.sequence)
         if hashes and hashes != {event.hash}:
             for name in expected[event.sequence]:
@@ -392,17 +437,25 @@ def _check_key(event, ring, unkeyed_until: int, last_key_position: int) -> str |
 
 def _collect(walk: _Walk, event: AuditEvent) -> None:
     details = event.details if isinstance(event.details, dict) else {}
-    if event.action == "consent_signed" and details.get("signature") is not None:
-        walk.signed_signatures.add(details["signature"])
-        walk.signed_content[event.consent_id] = details.get("content_sha256")
-    elif event.action == "document_sealed" and details.get("sha256"):
-        walk.sealed_documents.add(details["sha256"])
-    elif event.action == "question_asked" and details.get("question") is not None:
+    action, consent = event.action, event.consent_id
+    if action == "consent_signed" and details.get("signature") is not None:
+        walk.signatures[details["signature"]] = consent
+        if isinstance(details.get("record"), dict):
+            walk.signed[consent] = details["record"]
+    elif action == "document_sealed" and details.get("sha256"):
+        walk.documents[details["sha256"]] = consent
+    elif action == "consent_issued":
+        walk.issued_content[consent] = details.get("content_sha256")
+    elif action == "link_issued" and details.get("token_hash"):
+        walk.links[details.get("link")] = details["token_hash"]
+    elif action in ("item_acknowledged", "item_unacknowledged") and "item" in details:
+        walk.ticks[details["item"]] = action == "item_acknowledged"
+    elif action == "question_asked" and details.get("question") is not None:
         walk.questions[details["question"]] = details.get("text")
-    elif event.action == "question_answered" and details.get("question") is not None:
+    elif action == "question_answered" and details.get("question") is not None:
         walk.answers[details["question"]] = details.get("text")
-    if event.consent_id is not None and event.action in STATUS_AFTER:
-        walk.status[event.consent_id] = STATUS_AFTER[event.action]
+    if consent is not None and action in STATUS_AFTER:
+        walk.status[consent] = STATUS_AFTER[action]
 
 
 def _check_head(report: ChainReport, walk: _Walk) -> None:
@@ -417,33 +470,90 @@ def _check_head(report: ChainReport, walk: _Walk) -> None:
             )
         else:
             report.problems.append(
-                f"the chain head says #{head.last_sequence} but the chain goes on to "
-                f"#{walk.last_sequence}: the head was moved back"
+                f"the chain head says #{head.last_sequence} but events go on to "
+                f"#{walk.last_sequence}: events were inserted outside the app, or the head "
+                "was moved back"
             )
+
+
+# --- the records against the log -----------------------------------------------------------
+
+
+def signed_record(consent: Consent, signature: Signature, items) -> dict:
+    """What a signature stands for, as logged in its consent_signed event and compared with
+    the rows by audit_verify: whose consent, what wording, which ticks, which signature."""
+    patient = consent.patient
+    ticks = sorted((item.pk, _iso(item.acknowledged_at)) for item in items if item.acknowledged_at)
+    return stored_details(
+        {
+            "consent": consent.pk,
+            "patient": patient.pk,
+            "patient_name": patient.full_name,
+            "date_of_birth": patient.date_of_birth.isoformat(),
+            "hospital_number": patient.hospital_number,
+            "surgeon": consent.surgeon_id,
+            "planned_date": consent.planned_date.isoformat(),
+            "opened_at": _iso(consent.opened_at),
+            "signed_at": _iso(signature.signed_at),
+            "content_sha256": consent.content_sha256,
+            "ticks_sha256": _sha256_json(ticks),
+            "signature": {
+                "id": signature.pk,
+                "typed_name": signature.typed_name,
+                "method": signature.method,
+                "image_sha256": signature.image_sha256,
+                "statement_sha256": hashlib.sha256(signature.statement.encode()).hexdigest(),
+                "ip_address": stored_ip(signature.ip_address),
+                "user_agent": signature.user_agent,
+            },
+        }
+    )
+
+
+def _iso(moment: datetime.datetime | None) -> str | None:
+    return moment.astimezone(datetime.UTC).isoformat() if moment else None
+
+
+def _sha256_json(value) -> str:
+    return hashlib.sha256(json.dumps(value, separators=(",", ":")).encode()).hexdigest()
 
 
 def _check_records(report: ChainReport, walk: _Walk) -> None:
-    """Every signature, document, question, answer and consent status must have the events
-    that explain it, and every signature and document the log records must still exist."""
-    signatures = dict(Signature.objects.values_list("pk", "consent_id"))
-    for pk, consent_id in signatures.items():
-        if pk not in walk.signed_signatures:
-            report.problems.append(
-                f"signature {pk} on consent {consent_id} has no consent_signed event: "
+    """Every signature, document, tick, question, answer, link and consent status must have the
+    events that explain it; every signature and document the log names must still exist and
+    belong to the consent it named; a signed consent must still be what was signed."""
+    problems = report.problems
+    signatures = {s.pk: s for s in Signature.objects.defer("image_png")}
+    for pk, signature in signatures.items():
+        logged = walk.signatures.get(pk)
+        if logged is None:
+            problems.append(
+                f"signature {pk} on consent {signature.consent_id} has no consent_signed event: "
                 "the event was deleted or the signature was added outside the app"
             )
-    for pk in sorted(walk.signed_signatures - set(signatures)):
-        report.problems.append(f"signature {pk}, recorded in the log, is missing: it was deleted")
+        elif logged != signature.consent_id:
+            problems.append(
+                f"signature {pk} is on consent {signature.consent_id}, but the log recorded it "
+                f"on consent {logged}: it was moved outside the app"
+            )
+    for pk in sorted(set(walk.signatures) - set(signatures)):
+        problems.append(f"signature {pk}, recorded in the log, is missing: it was deleted")
     documents = {}
     for pk, consent_id, digest in SignedDocument.objects.values_list("pk", "consent_id", "sha256"):
         documents[digest] = pk
-        if digest not in walk.sealed_documents:
-            report.problems.append(
+        logged = walk.documents.get(digest)
+        if logged is None:
+            problems.append(
                 f"document {pk} of consent {consent_id} has no document_sealed event: "
                 "the event was deleted or the document was added outside the app"
             )
-    for digest in sorted(walk.sealed_documents - set(documents)):
-        report.problems.append(
+        elif logged != consent_id:
+            problems.append(
+                f"document {pk} is on consent {consent_id}, but the log recorded it on consent "
+                f"{logged}: it was moved outside the app"
+            )
+    for digest in sorted(set(walk.documents) - set(documents)):
+        problems.append(
             f"the document with SHA-256 {digest[:16]}..., recorded in the log, is missing"
         )
     for pk, text, answer in Question.objects.values_list("pk", "text", "answer").iterator(
@@ -453,23 +563,61 @@ def _check_records(report: ChainReport, walk: _Walk) -> None:
         if walk.questions.get(pk) != _clean_json(text) or walk.answers.get(pk, "") != (
             _clean_json(answer)
         ):
-            report.problems.append(
+            problems.append(
                 f"question {pk} or its answer differs from what the log recorded: it was "
                 "changed outside the app"
             )
-    signed = Consent.objects.filter(signed_at__isnull=False).prefetch_related("items")
-    for consent in signed.iterator(chunk_size=200):
-        content = consent.compute_content_sha256(list(consent.items.all()))
-        if content != consent.content_sha256 or content != walk.signed_content.get(consent.pk):
-            report.problems.append(
-                f"consent {consent.pk}'s risks and wording differ from what was signed: "
-                "they were changed outside the app after signing"
+    for pk, token_hash in PatientLink.objects.values_list("pk", "token_hash").iterator(
+        chunk_size=2000
+    ):
+        if pk in walk.links and walk.links[pk] != token_hash:
+            problems.append(
+                f"patient link {pk} no longer has the token it was issued with: it was "
+                "changed outside the app"
             )
+    items = ConsentItemSnapshot.objects.values_list("pk", "consent_id", "acknowledged_at")
+    for pk, consent_id, acknowledged_at in items.iterator(chunk_size=5000):
+        if (acknowledged_at is not None) != walk.ticks.get(pk, False):
+            problems.append(
+                f"the tick of risk {pk} on consent {consent_id} differs from what the log "
+                "recorded: it was changed outside the app"
+            )
+    signed = (
+        Consent.objects.filter(signed_at__isnull=False)
+        .select_related("patient")
+        .prefetch_related("items")
+    )
+    for consent in signed.iterator(chunk_size=200):
+        _check_signed_consent(report, walk, consent, signatures)
     for pk, status in Consent.objects.values_list("pk", "status").iterator(chunk_size=2000):
         logged = walk.status.get(pk)
         if logged != status:
-            report.problems.append(
+            problems.append(
                 f"consent {pk} is {status} but the log "
                 + (f"last made it {logged}" if logged else "has no record of it")
                 + ": events were deleted or the consent was changed outside the app"
             )
+
+
+def _check_signed_consent(report: ChainReport, walk: _Walk, consent, signatures) -> None:
+    items = list(consent.items.all())
+    content = consent.compute_content_sha256(items)
+    issued = walk.issued_content.get(consent.pk)
+    record = walk.signed.get(consent.pk)
+    if content != consent.content_sha256 or (issued and issued != content):
+        report.problems.append(
+            f"consent {consent.pk}'s risks and wording differ from what was issued and signed: "
+            "they were changed outside the app"
+        )
+    if record is None:
+        return  # signed before the log recorded what a signature stands for
+    signature = next((s for s in signatures.values() if s.consent_id == consent.pk), None)
+    if signature is None:
+        return  # reported above: the log's signature is missing
+    now = signed_record(consent, signature, items)
+    changed = sorted(key for key in record.keys() | now.keys() if record.get(key) != now.get(key))
+    if changed:
+        report.problems.append(
+            f"consent {consent.pk}'s signed record differs from what the log recorded at "
+            f"signing ({', '.join(changed)}): it was changed outside the app"
+        )

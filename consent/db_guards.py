@@ -6,14 +6,15 @@ wrapped: RunPython(drop_sqlite_triggers) first, RunPython(reinstall_sqlite_guard
 where N is the guard set in force at that migration (the statements come from the migrations
 that defined them, so each set has one definition):
 - set 1: migrations 0002, 0005 and 0007;
-- set 2 (current): migration 0009, which replaced set 1 on both backends.
+- set 2: migration 0009, which replaced set 1 on both backends;
+- set 3 (current): migration 0012, set 2 with a signed consent's id frozen too.
 tests/test_database_guards.py fails if a trigger of the current set is missing.
 """
 
 import importlib
 from collections.abc import Callable
 
-CURRENT = 2
+CURRENT = 3
 _SETS = {
     1: [
         ("0002_audit_chain_head_and_triggers", lambda m: [m.SQLITE_FORWARD]),
@@ -21,6 +22,7 @@ _SETS = {
         ("0007_signed_document_append_only", lambda m: m.SQLITE["forward"]),
     ],
     2: [("0009_keyed_audit_and_guards", lambda m: m.SQLITE)],
+    3: [("0012_freeze_consent_id", lambda m: m.SQLITE)],
 }
 
 

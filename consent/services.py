@@ -21,7 +21,14 @@ from procedures.models import PROCEDURE_TEXT_FIELDS, Procedure, Severity
 
 from . import documents, notify
 from .actors import Actor
-from .audit import audit_append, audit_checkpoint, stored_ip, stored_text
+from .audit import (
+    audit_append,
+    audit_checkpoint,
+    log_checkpoint,
+    signed_record,
+    stored_ip,
+    stored_text,
+)
 from .documents import DocumentError, read_document
 from .models import (
     OPEN_STATES,
@@ -113,7 +120,11 @@ def _create_link(*, consent: Consent, actor: Actor) -> IssuedLink:
         actor=actor,
         action="link_issued",
         consent=consent,
-        details={"link": link.pk, "expires_at": expires_at.isoformat()},
+        details={
+            "link": link.pk,
+            "expires_at": expires_at.isoformat(),
+            "token_hash": link.token_hash,
+        },
     )
     return IssuedLink(link=link, token=token)
 
@@ -306,7 +317,8 @@ def user_end_sessions(*, actor: Actor) -> int:
 
 
 def _notify_surgeon(consent: Consent, action: str) -> None:
-    transaction.on_commit(lambda: notify.surgeon_event(consent, action))
+    # robust: a failure to tell the surgeon never undoes or hides the change it is about.
+    transaction.on_commit(lambda: notify.surgeon_event(consent, action), robust=True)
 
 
 def _lock(consent: Consent) -> Consent:
@@ -460,8 +472,11 @@ def link_verify_identity(
     """
     max_attempts = settings.IDENTITY_MAX_ATTEMPTS
     with transaction.atomic():
+        # Locks in the order every service takes them, the consent before its link, so that
+        # this never deadlocks with a revoke or a reissue.
+        _lock(link.consent)
         link = (
-            PatientLink.objects.select_for_update()
+            PatientLink.objects.select_for_update(of=("self",))
             .select_related("consent__patient")
             .get(pk=link.pk)
         )
@@ -705,6 +720,7 @@ def consent_sign(
         user_agent=stored_text(actor.user_agent, 500),
     )
     stored_name = None
+    written = False  # once True, the file belongs to a committed (or committing) document
     try:
         checkpoint = audit_checkpoint()
         code = documents.unused_verification_code()
@@ -713,7 +729,9 @@ def consent_sign(
         )
         stored_name = documents.store_file(consent, sealed)
         with transaction.atomic():
-            locked = _lock(consent)
+            locked = (
+                Consent.objects.select_for_update().select_related("patient").get(pk=consent.pk)
+            )
             _check_claim_still_good(locked, claim)
             _set_status(locked, ConsentStatus.SIGNED, signed_at=now)
             signature.consent = locked
@@ -738,6 +756,7 @@ def consent_sign(
                     "typed_name": signature.typed_name,
                     "image_sha256": signature.image_sha256,
                     "content_sha256": locked.content_sha256,
+                    "record": signed_record(locked, signature, locked.items.all()),
                 },
             )
             audit_append(
@@ -750,11 +769,14 @@ def consent_sign(
                     "checkpoint": str(checkpoint),
                 },
             )
-            _notify_surgeon(locked, "consent_signed")
+            written = True
     except BaseException as exc:
-        if stored_name is not None:
+        # Only a file that no document row can point to is deleted: after the commit was
+        # attempted (a worker timeout, a shutdown, an error in a commit hook), the file stays.
+        if stored_name is not None and not written:
             documents.delete_file(stored_name)
-        SigningClaim.objects.filter(pk=claim.pk).delete()
+        if not written:
+            SigningClaim.objects.filter(pk=claim.pk).delete()
         if isinstance(exc, DocumentError):
             logger.error("Signed document for consent %s could not be made: %s", consent.pk, exc)
             raise ConsentError(
@@ -762,6 +784,8 @@ def consent_sign(
                 "Your ticks and answers are saved. Please try again in a few minutes."
             ) from exc
         raise
+    _notify_surgeon(locked, "consent_signed")
+    log_checkpoint()
     return signature
 
 
@@ -797,6 +821,18 @@ def _claim_signing(*, consent: Consent, typed_name: str) -> tuple[Consent, _Clai
 
 
 def _check_ready_to_sign(consent: Consent, typed_name: str) -> None:
+    issued = (
+        consent.audit_events.filter(action="consent_issued")
+        .values_list("details", flat=True)
+        .first()
+    )
+    content = consent.compute_content_sha256()
+    if content != consent.content_sha256 or (issued and issued.get("content_sha256") != content):
+        logger.error("Consent %s: its risks differ from the wording it was issued with", consent.pk)
+        raise ConsentError(
+            "This consent cannot be signed: its wording changed after it was issued. "
+            "Please contact your surgeon's team."
+        )
     if consent.planned_date < timezone.localdate():
         raise ConsentError("This consent can no longer be signed: the planned date has passed.")
     missing = unacknowledged_items(consent)

@@ -384,8 +384,9 @@ class TestVerifyAuditReportsTheInsider:
                 "'rare', '', 99, true, false, '', CURRENT_TIMESTAMP)",
                 [consent.pk],
             )
-        assert f"consent {consent.pk}'s risks and wording differ from what was signed" in (
-            problems()
+        assert (
+            f"consent {consent.pk}'s risks and wording differ from what was issued and signed"
+            in (problems())
         )
 
     def test_a_removed_signature(self, surgeon, library):
@@ -567,3 +568,158 @@ class TestTheAnchorsInStoredPdfs:
         first, second = out.getvalue().splitlines()
         assert first.startswith("# audit checkpoint at ")
         assert Checkpoint.parse(second) == audit_checkpoint()
+
+
+@pytest.mark.django_db
+class TestWhatAReviewFound:
+    """Each from a review that attacked the trail; each test failed before its fix."""
+
+    @pytest.fixture
+    def signed(self, surgeon, library):
+        consent, _ = ready_to_sign(surgeon)
+        sign(consent)
+        consent.refresh_from_db()
+        return consent
+
+    def test_a_signed_consents_id_cannot_be_swapped(self, signed, surgeon):
+        other, _ = ready_to_sign(surgeon, full_name="Grace Hopper")
+        sign(other, name="Grace Hopper")
+        refused("UPDATE consent_consent SET id = -1 WHERE id = %s", [signed.pk], match=CHANGED)
+
+    def test_a_signature_moved_to_another_consent_is_reported(self, signed, surgeon):
+        other, _ = ready_to_sign(surgeon, full_name="Grace Hopper")
+        sign(other, name="Grace Hopper")
+        with guards_lifted():
+            sql("UPDATE consent_signature SET consent_id = -1 WHERE consent_id = %s", [signed.pk])
+            sql(
+                "UPDATE consent_signature SET consent_id = %s WHERE consent_id = %s",
+                [signed.pk, other.pk],
+            )
+            sql("UPDATE consent_signature SET consent_id = %s WHERE consent_id = -1", [other.pk])
+        assert "but the log recorded it on consent" in problems()
+
+    @pytest.mark.parametrize(
+        ("statement", "field"),
+        [
+            ("UPDATE consent_patient SET full_name = 'Someone Else'", "patient_name"),
+            ("UPDATE consent_patient SET date_of_birth = '1970-01-01'", "date_of_birth"),
+            ("UPDATE consent_signature SET ip_address = '10.9.9.9'", "signature"),
+            ("UPDATE consent_signature SET typed_name = 'Someone Else'", "signature"),
+            ("UPDATE consent_consent SET planned_date = '2031-01-01'", "planned_date"),
+            ("UPDATE consent_consentitemsnapshot SET acknowledged_at = NULL", "ticks_sha256"),
+        ],
+    )
+    def test_a_signed_record_changed_with_the_guards_off_is_reported(
+        self, signed, statement, field
+    ):
+        with guards_lifted():
+            sql(statement)
+        assert (
+            f"signed record differs from what the log recorded at signing ({field}" in (problems())
+            or f", {field}" in problems()
+        )
+
+    @pytest.mark.skipif("connection.vendor != 'sqlite'")
+    def test_sqlite_insert_or_replace_cannot_rewrite_a_signature(self, signed):
+        signature = signed.signatures.get()
+        refused(
+            "INSERT OR REPLACE INTO consent_signature (id, consent_id, role, typed_name, method, "
+            "image_png, image_sha256, statement, signed_at, ip_address, user_agent) "
+            "SELECT id, consent_id, role, 'Forged', method, image_png, image_sha256, statement, "
+            "signed_at, ip_address, user_agent FROM consent_signature WHERE id = %s",
+            [signature.pk],
+            match=CHANGED,
+        )
+
+    def test_risks_edited_before_signing_block_the_signature(self, surgeon, library):
+        from consent.services import ConsentError
+
+        consent, _ = ready_to_sign(surgeon)
+        item = consent.items.first()
+        sql(
+            "UPDATE consent_consentitemsnapshot SET explanation = 'Nothing to worry about.' "
+            "WHERE id = %s",
+            [item.pk],
+        )
+        consent.refresh_from_db()
+        sql(
+            "UPDATE consent_consent SET content_sha256 = %s WHERE id = %s",
+            [consent.compute_content_sha256(), consent.pk],
+        )
+        with pytest.raises(ConsentError, match="wording changed after it was issued"):
+            sign(consent)
+        consent.refresh_from_db()
+        assert consent.status == "in_review"
+
+    def test_a_tick_set_in_the_database_is_reported(self, surgeon, library):
+        from .helpers import issue
+
+        consent, _ = issue(surgeon)
+        sql(
+            "UPDATE consent_consentitemsnapshot SET acknowledged_at = CURRENT_TIMESTAMP "
+            "WHERE consent_id = %s",
+            [consent.pk],
+        )
+        assert "differs from what the log recorded" in problems()
+
+    def test_a_rekeyed_patient_link_is_reported(self, surgeon, library):
+        from .helpers import issue
+
+        _, issued = issue(surgeon)
+        sql(
+            "UPDATE consent_patientlink SET token_hash = %s WHERE id = %s",
+            ["f" * 64, issued.link.pk],
+        )
+        assert f"patient link {issued.link.pk} no longer has the token" in problems()
+
+    def test_every_edit_is_reported_not_only_the_first(self):
+        events = append(6)
+        with guards_lifted():
+            for event in (events[1], events[4]):
+                sql("UPDATE consent_auditevent SET actor_label = 'x' WHERE id = %s", [event.pk])
+        found = audit_verify().problems
+        assert any("event #2" in p and "does not match its hash" in p for p in found)
+        assert any("event #5" in p and "does not match its hash" in p for p in found)
+
+    def test_floats_in_details_keep_their_hash(self):
+        event = audit_append(actor=Actor.system(), action="test", details={"x": 1e100, "y": 0.1})
+        stored = AuditEvent.objects.get(pk=event.pk)
+        assert event_hash(stored, current_key()) == stored.hash
+
+    def test_each_signature_writes_a_checkpoint_to_the_log(
+        self, surgeon, library, caplog, django_capture_on_commit_callbacks
+    ):
+        consent, _ = ready_to_sign(surgeon)
+        with (
+            caplog.at_level("INFO", logger="consent.audit.checkpoint"),
+            django_capture_on_commit_callbacks(execute=True),
+        ):
+            sign(consent)
+        assert f"audit checkpoint {audit_checkpoint()}" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_verifying_while_the_app_signs_raises_no_false_alarm(surgeon, library):
+    """The daily check runs while patients sign: what it reads must be one consistent view."""
+    import threading
+
+    from django.db import connections
+
+    from consent.documents import document_anchors
+
+    first, _ = ready_to_sign(surgeon)
+    sign(first)
+    second, _ = ready_to_sign(surgeon, full_name="Grace Hopper")
+    thread = threading.Thread(
+        target=lambda: (sign(second, name="Grace Hopper"), connections.close_all())
+    )
+
+    def anchors_then_a_signing():
+        yield from document_anchors()
+        thread.start()
+        thread.join(timeout=5)  # on SQLite it waits for the check to finish instead
+
+    report = audit_verify(documents=anchors_then_a_signing())
+    thread.join()
+    assert report.intact, report.problems
+    assert audit_verify().intact

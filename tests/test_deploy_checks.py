@@ -4,6 +4,7 @@ and the defaults, and loud about each thing a deployment would get wrong."""
 import json
 
 import pytest
+from django.db import connection
 
 from consent.pki import create_dev_pki, create_pki
 from tests.production import manage, production_env
@@ -142,3 +143,33 @@ def test_the_connection_lifetime_can_be_set_from_the_environment(hospital_pki):
     )
     default = settings_values(env, "DATABASES")["DATABASES"]["default"]
     assert (default["CONN_MAX_AGE"], default["CONN_HEALTH_CHECKS"]) == (0, False)
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="roles are PostgreSQL's")
+def test_the_app_must_not_connect_as_a_role_that_can_switch_the_guards_off():
+    from django.db import DatabaseError, transaction
+
+    from consent.checks import database_role
+
+    # The tests connect as the superuser postgres: warned.
+    assert [w.id for w in database_role(None, databases=["default"])] == ["consent.W003"]
+    # A role with row rights only, as docs/deploy.md sets up (rolled back with the test).
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE ROLE consent_test_app")
+        cursor.execute(
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public "
+            "TO consent_test_app"
+        )
+        cursor.execute("SET LOCAL ROLE consent_test_app")
+    try:
+        assert database_role(None, databases=["default"]) == []
+        with (
+            pytest.raises(DatabaseError, match="must be owner"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute("ALTER TABLE consent_auditevent DISABLE TRIGGER USER")
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET ROLE")
