@@ -723,3 +723,30 @@ def test_verifying_while_the_app_signs_raises_no_false_alarm(surgeon, library):
     thread.join()
     assert report.intact, report.problems
     assert audit_verify().intact
+
+
+@pytest.mark.django_db
+def test_the_command_checks_seals_unless_told_not_to(surgeon, library):
+    """Someone holding AUDIT_KEY who re-makes a PDF without the hospital's seal (matching
+    checkpoint, matching hash in the row) passes a hash-only check, not the default one."""
+    consent, _ = ready_to_sign(surgeon)
+    sign(consent)
+    document = SignedDocument.objects.get()
+    unsealed = html_to_pdf(
+        "<html lang='en'><title>x</title>"
+        f"<meta name='AuditCheckpoint' content='{document.checkpoint_sequence}:"
+        f"{document.checkpoint_hash}'><p>Re-made</p>"
+    )
+    with document.file.open("wb") as handle:
+        handle.write(unsealed)
+    digest = hashlib.sha256(unsealed).hexdigest()
+    with guards_lifted():
+        sql("UPDATE consent_signeddocument SET sha256 = %s", [digest])
+        sql(
+            "UPDATE consent_auditevent SET details = %s WHERE action = 'document_sealed'",
+            [f'{{"sha256": "{digest}"}}'],
+        )
+        rehash_from(AuditEvent.objects.get(action="document_sealed").sequence, current_key())
+    assert "Audit chain intact" in verify("--no-seals")
+    with pytest.raises(CommandError, match="its seal is not valid"):
+        verify()
