@@ -21,6 +21,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+# All requests come from one address: with the production rate limits most requests to the
+# patient link and /verify/ would stop at the 429 page (tested on its own in
+# tests/test_rate_limits.py) instead of reaching the code behind it.
+os.environ.setdefault("PATIENT_LINK_RATE_LIMIT", "1000000/m")
+os.environ.setdefault("VERIFY_RATE_LIMIT", "1000000/m")
 
 
 def main() -> None:
