@@ -11,8 +11,9 @@ import logging
 import re
 
 REDACTED = "[redacted]"
-# "/p/" (or "%2Fp%2F") and everything after it up to the next separator or encoded slash.
-_PATIENT_TOKEN = re.compile(r"(?i)((?:/|%2F)p(?:/|%2F))(?:(?!%2F)[^/?#&;\s\"'<>\\])+")
+# "/p/" (or "%2Fp%2F", or with the p itself encoded: "/%70/", which Django also serves) and
+# everything after it up to the next separator or encoded slash.
+_PATIENT_TOKEN = re.compile(r"(?i)((?:/|%2F)(?:p|%70)(?:/|%2F))(?:(?!%2F)[^/?#&;\s\"'<>\\])+")
 
 
 def redact(text: str) -> str:

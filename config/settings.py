@@ -179,7 +179,7 @@ AXES_COOLOFF_TIME = env_int("LOGIN_LOCKOUT_MINUTES", 30) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-AXES_CLIENT_IP_CALLABLE = "consent.actors.client_ip"
+AXES_CLIENT_IP_CALLABLE = "consent.actors.client_network"
 AXES_VERBOSE = False
 # Database sessions that know their user (consent.UserSession), so that "sign out everywhere"
 # ends every session of a user, however it was opened.
@@ -321,6 +321,9 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 # Emails are sent while the surgeon waits (so the page can say whether it went): never hang.
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT_SECONDS", 10)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "consent@localhost")
+# Where the file-based backend (django.core.mail.backends.filebased, used by `make serve`)
+# writes emails.
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(BASE_DIR / "var" / "mail"))
 
 # --- Consents ---
 # Days a patient link stays valid (never beyond the planned date of surgery).
@@ -337,8 +340,10 @@ SIGNING_CLAIM_SECONDS = env_int("SIGNING_CLAIM_SECONDS", 60)
 # Set it behind a proxy, or every client shares the proxy's address (and its rate limits).
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 # Requests per client address to the patient's private link (opening it and each date of
-# birth tried), on top of the per-link lock after IDENTITY_MAX_ATTEMPTS wrong dates.
-PATIENT_LINK_RATE_LIMIT = env_rate("PATIENT_LINK_RATE_LIMIT", "30/10m")
+# birth tried), on top of the per-link lock after IDENTITY_MAX_ATTEMPTS wrong dates. Patients
+# on a hospital's Wi-Fi or a mobile network share one address: a tester on one address hit
+# 30 in ten minutes, so the default leaves room for a busy clinic and still stops a scan.
+PATIENT_LINK_RATE_LIMIT = env_rate("PATIENT_LINK_RATE_LIMIT", "200/10m")
 
 # --- Signed PDF documents ---
 # The hospital's sealing certificate and key (PEM), and the root certificate(s) a document must

@@ -22,7 +22,6 @@ import datetime
 import functools
 import hashlib
 import hmac
-import ipaddress
 import json
 import logging
 import re
@@ -33,9 +32,8 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
-from django.utils.ipv6 import clean_ipv6_address
 
-from .actors import Actor
+from .actors import CONTROL, Actor, stored_ip, stored_text
 from .models import (
     AuditChainHead,
     AuditEvent,
@@ -83,17 +81,10 @@ def current_key_id() -> str:
 
 # --- what is stored, exactly as the database will give it back ------------------------------
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def stored_text(value: str, max_length: int) -> str:
-    """PostgreSQL refuses NUL in text; no control characters belong in a log line either."""
-    return _CONTROL.sub("", str(value))[:max_length]
-
 
 def _clean_json(value):
     if isinstance(value, str):
-        return _CONTROL.sub("", value)
+        return CONTROL.sub("", value)
     if isinstance(value, float):
         # PostgreSQL's jsonb gives 1e100 back as a long integer: keep floats as their text.
         return repr(value)
@@ -110,29 +101,6 @@ def stored_details(details: dict | None) -> dict:
     if not isinstance(data, dict):
         raise TypeError("audit details must be a mapping")
     return _clean_json(data)
-
-
-def stored_ip(value: str | None) -> str | None:
-    """An address as both databases store and give it back; None if it is not an address.
-
-    IPv6 is compressed as Django stores it. IPv4 inside IPv6 (mapped ::ffff:a.b.c.d, or the
-    deprecated compatible ::a.b.c.d, which Django and PostgreSQL would write differently) is
-    recorded as the IPv4 address it is.
-    """
-    if not value:
-        return None
-    try:
-        address = ipaddress.ip_address(str(value).strip())
-    except ValueError:
-        return None
-    if address.version == 4:
-        return str(address)
-    if address.scope_id:
-        return None  # "fe80::1%eth0": not storable in PostgreSQL's inet
-    packed = address.packed
-    if address.ipv4_mapped or (packed[:12] == bytes(12) and packed[12:14] != bytes(2)):
-        return str(ipaddress.IPv4Address(packed[12:]))
-    return clean_ipv6_address(str(address))
 
 
 def _stored_time(moment: datetime.datetime) -> datetime.datetime:
@@ -223,6 +191,14 @@ class Checkpoint:
         return f"{self.sequence}:{self.hash}"
 
     @classmethod
+    def find(cls, line: str) -> "Checkpoint":
+        """The checkpoint in a log line (the app's "audit checkpoint 12:...", a syslog line)."""
+        match = re.search(r"(?<![0-9A-Za-z])(\d+:[0-9a-fA-F]{64})(?![0-9A-Za-z])", line)
+        if match is None:
+            raise ValueError(f"no checkpoint (sequence:hash) in: {line[:100]!r}")
+        return cls.parse(match[1])
+
+    @classmethod
     def parse(cls, text: str) -> "Checkpoint":
         """'1234:9f3c…' (64 hex digits) as printed by audit_checkpoint and on every PDF."""
         sequence, _, digest = text.strip().partition(":")
@@ -310,8 +286,14 @@ def audit_verify(
     transaction on PostgreSQL; on SQLite a transaction, during which writers wait), so that
     the app writing meanwhile never looks like tampering.
     """
+    from .documents import document_anchors  # documents imports audit: late import
+
+    # The stored PDFs are read (and their seals validated, the slow part) before the snapshot
+    # opens: a checkpoint read earlier can only name events already committed, and on SQLite
+    # writers then wait only for the walk through the database.
+    anchors = list(document_anchors(seals=True) if documents is None else documents)
     with _snapshot():
-        return _verify(external=external, documents=documents)
+        return _verify(external=external, anchors=anchors)
 
 
 @contextlib.contextmanager
@@ -324,35 +306,34 @@ def _snapshot():
         yield
 
 
-def _verify(*, external, documents) -> ChainReport:
-    from .documents import document_anchors  # documents imports audit: late import
-
+def _verify(*, external, anchors) -> ChainReport:
     report = ChainReport()
-    anchors = list(document_anchors() if documents is None else documents)
-    expected: dict[int, list[str]] = {}
-    anchor_hashes: dict[int, set[str]] = {}
+    # sequence -> [(who says so, the hash they say)]
+    expected: dict[int, list[tuple[str, str]]] = {}
     for anchor in anchors:
         report.documents += 1
         if anchor.problem:
-            report.problems.append(f"document {anchor.document_id}: {anchor.problem}")
+            report.problems.append(f"document {anchor.document_id} {anchor.problem}")
         elif anchor.checkpoint is not None:
             report.checkpoints += 1
             expected.setdefault(anchor.checkpoint.sequence, []).append(
-                f"document {anchor.document_id}'s checkpoint"
+                (f"document {anchor.document_id}'s checkpoint", anchor.checkpoint.hash)
             )
-            anchor_hashes.setdefault(anchor.checkpoint.sequence, set()).add(anchor.checkpoint.hash)
-    external = list(external)
     for checkpoint in external:
-        expected.setdefault(checkpoint.sequence, []).append("the external checkpoint")
-        anchor_hashes.setdefault(checkpoint.sequence, set()).add(checkpoint.hash)
+        expected.setdefault(checkpoint.sequence, []).append(
+            (
+                f"the external checkpoint {checkpoint.sequence}:{checkpoint.hash[:12]}...",
+                checkpoint.hash,
+            )
+        )
 
-    walk = _walk_chain(report, anchor_hashes, expected)
+    walk = _walk_chain(report, expected)
     _check_head(report, walk)
-    for sequence, names in expected.items():
+    for sequence, sayers in expected.items():
         if sequence > walk.last_sequence:
             report.problems.append(
-                f"{' and '.join(names)} names event #{sequence}, but the chain ends at "
-                f"#{walk.last_sequence}: events after it were deleted"
+                f"{' and '.join(name for name, _ in sayers)} names event #{sequence}, but the "
+                f"chain ends at #{walk.last_sequence}: events after it were deleted"
             )
     _check_records(report, walk)
     if len(report.problems) > MAX_PROBLEMS:
@@ -374,6 +355,9 @@ class _Walk:
     documents: dict[str, int] = dataclasses.field(default_factory=dict)
     status: dict[int, str] = dataclasses.field(default_factory=dict)
     issued_content: dict[int, str] = dataclasses.field(default_factory=dict)
+    issued: dict[int, dict] = dataclasses.field(default_factory=dict)
+    replaced: set[int] = dataclasses.field(default_factory=set)
+    revoked_links: set[int] = dataclasses.field(default_factory=set)
     signed: dict[int, dict] = dataclasses.field(default_factory=dict)
     questions: dict[int, str] = dataclasses.field(default_factory=dict)
     answers: dict[int, str] = dataclasses.field(default_factory=dict)
@@ -381,7 +365,7 @@ class _Walk:
     links: dict[int, str] = dataclasses.field(default_factory=dict)
 
 
-def _walk_chain(report: ChainReport, anchor_hashes: dict, expected: dict) -> _Walk:
+def _walk_chain(report: ChainReport, expected: dict) -> _Walk:
     """Check each event against the one before it and its own keyed hash. After a break the
     walk picks up again from the event found, so every separate change is reported."""
     walk = _Walk()
@@ -407,12 +391,11 @@ def _walk_chain(report: ChainReport, anchor_hashes: dict, expected: dict) -> _Wa
         elif event.key_id:
             last_key_position = max(last_key_position, ring[event.key_id][0])
         report.events += good
-        hashes = anchor_hashes.get(event.sequence)
-        if hashes and hashes != {event.hash}:
-            for name in expected[event.sequence]:
+        for name, digest in expected.get(event.sequence, ()):
+            if digest != event.hash:
                 report.problems.append(
                     f"{name} says event #{event.sequence} had a different hash: the chain "
-                    "was rewritten up to there (with the key)"
+                    "was rewritten up to there (with the key), or the checkpoint was mistyped"
                 )
         _collect(walk, event)
         walk.last_sequence, walk.last_hash = event.sequence, event.hash
@@ -446,8 +429,14 @@ def _collect(walk: _Walk, event: AuditEvent) -> None:
         walk.documents[details["sha256"]] = consent
     elif action == "consent_issued":
         walk.issued_content[consent] = details.get("content_sha256")
-    elif action == "link_issued" and details.get("token_hash"):
-        walk.links[details.get("link")] = details["token_hash"]
+        if isinstance(details.get("record"), dict):
+            walk.issued[consent] = details["record"]
+    elif action == "link_issued":
+        # Links issued before the log recorded token hashes are known, with no hash to check.
+        walk.links[details.get("link")] = details.get("token_hash")
+        walk.replaced.update(details.get("replaces") or [])
+    elif action == "consent_revoked":
+        walk.revoked_links.update(details.get("links_ended") or [])
     elif action in ("item_acknowledged", "item_unacknowledged") and "item" in details:
         walk.ticks[details["item"]] = action == "item_acknowledged"
     elif action == "question_asked" and details.get("question") is not None:
@@ -477,6 +466,22 @@ def _check_head(report: ChainReport, walk: _Walk) -> None:
 
 
 # --- the records against the log -----------------------------------------------------------
+
+
+def issued_record(consent: Consent) -> dict:
+    """Whose consent it is, logged in its consent_issued event: checked before signing and by
+    audit_verify, so the patient or the date cannot be changed in the database meanwhile."""
+    patient = consent.patient
+    return stored_details(
+        {
+            "patient": patient.pk,
+            "patient_name": patient.full_name,
+            "date_of_birth": patient.date_of_birth.isoformat(),
+            "hospital_number": patient.hospital_number,
+            "surgeon": consent.surgeon_id,
+            "planned_date": consent.planned_date.isoformat(),
+        }
+    )
 
 
 def signed_record(consent: Consent, signature: Signature, items) -> dict:
@@ -567,13 +572,34 @@ def _check_records(report: ChainReport, walk: _Walk) -> None:
                 f"question {pk} or its answer differs from what the log recorded: it was "
                 "changed outside the app"
             )
-    for pk, token_hash in PatientLink.objects.values_list("pk", "token_hash").iterator(
-        chunk_size=2000
-    ):
-        if pk in walk.links and walk.links[pk] != token_hash:
+    links = PatientLink.objects.values_list("pk", "consent_id", "token_hash", "end_reason")
+    for pk, consent_id, token_hash, end_reason in links.iterator(chunk_size=2000):
+        if pk not in walk.links:
+            problems.append(
+                f"patient link {pk} of consent {consent_id} has no link_issued event: it was "
+                "added outside the app"
+            )
+        elif walk.links[pk] is not None and walk.links[pk] != token_hash:
             problems.append(
                 f"patient link {pk} no longer has the token it was issued with: it was "
                 "changed outside the app"
+            )
+        elif walk.links[pk] is not None and not _link_end_explained(walk, pk, end_reason):
+            problems.append(
+                f"patient link {pk} of consent {consent_id} was ended ({end_reason or 'not'}) "
+                "without the event that explains it: it was changed outside the app"
+            )
+    consents = Consent.objects.select_related("patient").filter(pk__in=list(walk.issued))
+    for consent in consents.iterator(chunk_size=2000):
+        if walk.issued[consent.pk] != issued_record(consent):
+            changed = sorted(
+                key
+                for key, value in issued_record(consent).items()
+                if walk.issued[consent.pk].get(key) != value
+            )
+            problems.append(
+                f"consent {consent.pk}'s patient or details differ from what the log recorded "
+                f"when it was issued ({', '.join(changed)}): they were changed outside the app"
             )
     items = ConsentItemSnapshot.objects.values_list("pk", "consent_id", "acknowledged_at")
     for pk, consent_id, acknowledged_at in items.iterator(chunk_size=5000):
@@ -587,8 +613,9 @@ def _check_records(report: ChainReport, walk: _Walk) -> None:
         .select_related("patient")
         .prefetch_related("items")
     )
+    by_consent = {signature.consent_id: signature for signature in signatures.values()}
     for consent in signed.iterator(chunk_size=200):
-        _check_signed_consent(report, walk, consent, signatures)
+        _check_signed_consent(report, walk, consent, by_consent)
     for pk, status in Consent.objects.values_list("pk", "status").iterator(chunk_size=2000):
         logged = walk.status.get(pk)
         if logged != status:
@@ -597,6 +624,14 @@ def _check_records(report: ChainReport, walk: _Walk) -> None:
                 + (f"last made it {logged}" if logged else "has no record of it")
                 + ": events were deleted or the consent was changed outside the app"
             )
+
+
+def _link_end_explained(walk: _Walk, pk: int, end_reason: str) -> bool:
+    if end_reason == "reissued":
+        return pk in walk.replaced
+    if end_reason == "revoked":
+        return pk in walk.revoked_links
+    return end_reason == "" and pk not in walk.replaced and pk not in walk.revoked_links
 
 
 def _check_signed_consent(report: ChainReport, walk: _Walk, consent, signatures) -> None:
@@ -611,7 +646,7 @@ def _check_signed_consent(report: ChainReport, walk: _Walk, consent, signatures)
         )
     if record is None:
         return  # signed before the log recorded what a signature stands for
-    signature = next((s for s in signatures.values() if s.consent_id == consent.pk), None)
+    signature = signatures.get(consent.pk)
     if signature is None:
         return  # reported above: the log's signature is missing
     now = signed_record(consent, signature, items)

@@ -40,7 +40,7 @@ def database_role(app_configs, databases=None, **kwargs):
             continue
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT r.rolsuper, pg_get_userbyid(c.relowner) = current_user "
+                "SELECT r.rolsuper, pg_has_role(current_user, c.relowner, 'MEMBER') "
                 "FROM pg_roles r, pg_class c "
                 "WHERE r.rolname = current_user AND c.relname = 'consent_auditevent'"
             )

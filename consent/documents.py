@@ -377,28 +377,31 @@ def read_checkpoint(pdf: bytes) -> Checkpoint | None:
         return None
 
 
-def document_anchors(*, seals: bool = False):
+def document_anchors(*, seals: bool = True):
     """For each stored document: the checkpoint its sealed file carries, or what is wrong.
 
     The file, not the database row, is the anchor: someone who rewrites the database cannot
     change a sealed file without breaking its seal (seals=True validates every seal too).
     """
     for document in SignedDocument.objects.order_by("pk").iterator(chunk_size=200):
+        of = f"(consent {document.consent_id}): "
         try:
             data = read_document(document)
         except OSError as exc:
-            yield DocumentAnchor(document.pk, None, f"its file cannot be read ({exc})")
+            yield DocumentAnchor(document.pk, None, f"{of}its file cannot be read ({exc})")
             continue
         if hashlib.sha256(data).hexdigest() != document.sha256:
-            yield DocumentAnchor(document.pk, None, "its file does not match its recorded hash")
+            yield DocumentAnchor(
+                document.pk, None, f"{of}its file does not match its recorded hash"
+            )
             continue
         if seals and not (seal := check_seal(data, sealed_at=document.created_at)).valid:
-            yield DocumentAnchor(document.pk, None, f"its seal is not valid: {seal.reason}")
+            yield DocumentAnchor(document.pk, None, f"{of}its seal is not valid: {seal.reason}")
             continue
         checkpoint = read_checkpoint(data)
         if checkpoint is None:
             if document.checkpoint_hash:
-                yield DocumentAnchor(document.pk, None, "its file carries no audit checkpoint")
+                yield DocumentAnchor(document.pk, None, f"{of}its file carries no audit checkpoint")
             else:  # sealed before documents carried checkpoints
                 yield DocumentAnchor(document.pk, None)
             continue
@@ -407,7 +410,7 @@ def document_anchors(*, seals: bool = False):
             checkpoint.hash,
         ):
             yield DocumentAnchor(
-                document.pk, None, "the checkpoint recorded for it differs from its file's"
+                document.pk, None, f"{of}the checkpoint recorded for it differs from its file's"
             )
             continue
         yield DocumentAnchor(document.pk, checkpoint)

@@ -237,7 +237,20 @@ class ExtraRiskForm(PlainForm):
         )
 
 
-ExtraRiskFormSet = forms.formset_factory(ExtraRiskForm, extra=2, max_num=20)
+class BaseExtraRiskFormSet(forms.BaseFormSet):
+    default_error_messages = {
+        "too_many_forms": "Add 20 patient-specific risks or fewer to one consent.",
+    }
+
+
+ExtraRiskFormSet = forms.formset_factory(
+    ExtraRiskForm,
+    formset=BaseExtraRiskFormSet,
+    extra=2,
+    max_num=20,
+    validate_max=True,
+    absolute_max=20,
+)
 
 
 class RevokeForm(PlainForm):

@@ -22,7 +22,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from .actors import client_ip
+from .actors import client_network
 from .models import RateLimitCounter
 
 
@@ -88,5 +88,5 @@ def too_many_requests(request: HttpRequest, hit: Hit) -> HttpResponse:
 
 def limit_by_address(request: HttpRequest, *, scope: str, rate) -> HttpResponse | None:
     """The 429 response if this client address is over `rate` in `scope`, else None."""
-    hit = rate_limit_hit(scope=scope, key=client_ip(request) or "unknown", rate=rate)
+    hit = rate_limit_hit(scope=scope, key=client_network(request) or "unknown", rate=rate)
     return None if hit.allowed else too_many_requests(request, hit)

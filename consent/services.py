@@ -20,14 +20,13 @@ from django.utils.text import slugify
 from procedures.models import PROCEDURE_TEXT_FIELDS, Procedure, Severity
 
 from . import documents, notify
-from .actors import Actor
+from .actors import Actor, stored_ip, stored_text
 from .audit import (
     audit_append,
     audit_checkpoint,
+    issued_record,
     log_checkpoint,
     signed_record,
-    stored_ip,
-    stored_text,
 )
 from .documents import DocumentError, read_document
 from .models import (
@@ -104,7 +103,7 @@ def _end_of_day(day: datetime.date) -> datetime.datetime:
     return timezone.make_aware(start_of_next)
 
 
-def _create_link(*, consent: Consent, actor: Actor) -> IssuedLink:
+def _create_link(*, consent: Consent, actor: Actor, replaces: list[int] = ()) -> IssuedLink:
     now = timezone.now()
     token = secrets.token_urlsafe(32)  # 256 random bits
     expires_at = min(
@@ -124,13 +123,17 @@ def _create_link(*, consent: Consent, actor: Actor) -> IssuedLink:
             "link": link.pk,
             "expires_at": expires_at.isoformat(),
             "token_hash": link.token_hash,
+            "replaces": list(replaces),
         },
     )
     return IssuedLink(link=link, token=token)
 
 
-def _end_live_link(*, consent: Consent, reason: str) -> None:
-    consent.links.filter(ended_at__isnull=True).update(ended_at=timezone.now(), end_reason=reason)
+def _end_live_link(*, consent: Consent, reason: str) -> list[int]:
+    """End the consent's live link; returns the ids ended, for the audit event that says why."""
+    live = list(consent.links.filter(ended_at__isnull=True).values_list("pk", flat=True))
+    consent.links.filter(pk__in=live).update(ended_at=timezone.now(), end_reason=reason)
+    return live
 
 
 def consent_issue(
@@ -249,6 +252,7 @@ def consent_issue(
                     item.title for item in library_items if item.pk in not_applicable
                 ),
                 "team": team.name if team else None,
+                "record": issued_record(consent),
             },
         )
         issued = _create_link(consent=consent, actor=actor)
@@ -375,8 +379,8 @@ def consent_reissue_link(*, consent: Consent, actor: Actor) -> IssuedLink:
             )
         if consent.planned_date < timezone.localdate():
             raise ConsentError("A new link cannot be issued: the planned date has passed.")
-        _end_live_link(consent=consent, reason=LinkEndReason.REISSUED)
-        return _create_link(consent=consent, actor=actor)
+        ended = _end_live_link(consent=consent, reason=LinkEndReason.REISSUED)
+        return _create_link(consent=consent, actor=actor, replaces=ended)
 
 
 def consent_revoke(*, consent: Consent, actor: Actor, reason: str) -> Consent:
@@ -395,10 +399,13 @@ def consent_revoke(*, consent: Consent, actor: Actor, reason: str) -> Consent:
             raise ConsentError(
                 f"This consent cannot be revoked: it is {consent.get_status_display().lower()}."
             )
-        _end_live_link(consent=consent, reason=LinkEndReason.REVOKED)
+        ended = _end_live_link(consent=consent, reason=LinkEndReason.REVOKED)
         _set_status(consent, ConsentStatus.REVOKED, closed_at=timezone.now(), close_reason=reason)
         audit_append(
-            actor=actor, action="consent_revoked", consent=consent, details={"reason": reason}
+            actor=actor,
+            action="consent_revoked",
+            consent=consent,
+            details={"reason": reason, "links_ended": ended},
         )
     return consent
 
@@ -771,8 +778,10 @@ def consent_sign(
             )
             written = True
     except BaseException as exc:
-        # Only a file that no document row can point to is deleted: after the commit was
-        # attempted (a worker timeout, a shutdown, an error in a commit hook), the file stays.
+        # Only a file that no document row can point to is deleted. If the final commit itself
+        # failed, the database says whether the document row is there.
+        if written and not _document_committed(stored_name):
+            written = False
         if stored_name is not None and not written:
             documents.delete_file(stored_name)
         if not written:
@@ -787,6 +796,17 @@ def consent_sign(
     _notify_surgeon(locked, "consent_signed")
     log_checkpoint()
     return signature
+
+
+def _document_committed(stored_name: str | None) -> bool:
+    """After a failure at the very end of signing: is the document row in the database? If the
+    database cannot tell us now, assume it is, and keep the file (a lapsed claim and an
+    unreferenced file are harmless; a deleted signed PDF is not)."""
+    try:
+        return SignedDocument.objects.filter(file=stored_name).exists()
+    except Exception:
+        logger.exception("Could not tell whether the signed document %s was saved", stored_name)
+        return True
 
 
 @dataclass(frozen=True)
@@ -825,13 +845,18 @@ def _check_ready_to_sign(consent: Consent, typed_name: str) -> None:
         consent.audit_events.filter(action="consent_issued")
         .values_list("details", flat=True)
         .first()
-    )
+    ) or {}
     content = consent.compute_content_sha256()
-    if content != consent.content_sha256 or (issued and issued.get("content_sha256") != content):
-        logger.error("Consent %s: its risks differ from the wording it was issued with", consent.pk)
+    record = issued.get("record")
+    if (
+        content != consent.content_sha256
+        or issued.get("content_sha256", content) != content
+        or (record is not None and record != issued_record(consent))
+    ):
+        logger.error("Consent %s differs from what was logged when it was issued", consent.pk)
         raise ConsentError(
-            "This consent cannot be signed: its wording changed after it was issued. "
-            "Please contact your surgeon's team."
+            "This consent cannot be signed: its wording or details changed after it was "
+            "issued. Please contact your surgeon's team."
         )
     if consent.planned_date < timezone.localdate():
         raise ConsentError("This consent can no longer be signed: the planned date has passed.")

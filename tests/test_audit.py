@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
 
 from consent.actors import Actor
 from consent.audit import (
@@ -27,7 +28,7 @@ from consent.audit import (
     key_id,
     keyring,
 )
-from consent.documents import html_to_pdf, read_checkpoint, read_document
+from consent.documents import document_anchors, html_to_pdf, read_checkpoint, read_document
 from consent.models import AuditChainHead, AuditEvent, SignedDocument
 
 from .helpers import ready_to_sign, run_concurrently, sign
@@ -328,7 +329,7 @@ class TestVerifyAuditReportsTheInsider:
             sql("UPDATE consent_auditevent SET actor_label = 'nobody' WHERE sequence = 1")
             rehash_from(1, key=current_key())
         assert audit_verify(documents=[]).intact  # the chain alone looks fine
-        with pytest.raises(CommandError, match="external checkpoint says event #5"):
+        with pytest.raises(CommandError, match=r"the external checkpoint 5:.* says event #5"):
             verify("--checkpoint", str(kept))
 
     def test_a_deleted_event(self):
@@ -421,7 +422,10 @@ class TestVerifyAuditReportsTheInsider:
         document = SignedDocument.objects.get()
         with document.file.open("wb") as handle:
             handle.write(b"%PDF-1.7 forged")
-        assert f"document {document.pk}: its file does not match its recorded hash" in problems()
+        assert (
+            f"document {document.pk} (consent {document.consent_id}): its file does not match"
+            in problems()
+        )
 
     @postgresql_only
     def test_a_truncated_log(self, surgeon, library):
@@ -509,7 +513,10 @@ class TestTheAnchorsInStoredPdfs:
 
     def test_a_missing_file(self, document):
         document.file.storage.delete(document.file.name)
-        assert f"document {document.pk}: its file cannot be read" in problems()
+        assert (
+            f"document {document.pk} (consent {document.consent_id}): its file cannot be read"
+            in problems()
+        )
 
     def test_a_broken_seal_is_found_with_seals(self, document):
         data = bytearray(read_document(document))
@@ -520,7 +527,9 @@ class TestTheAnchorsInStoredPdfs:
 
     def test_a_file_without_its_checkpoint(self, document):
         self.replace_file(document, html_to_pdf("<html lang='en'><title>x</title><p>x</p>"))
-        assert "its file carries no audit checkpoint" in problems()
+        assert "its file carries no audit checkpoint" in problems(
+            documents=document_anchors(seals=False)
+        )
 
     def test_a_row_whose_checkpoint_was_changed(self, document):
         with guards_lifted():
@@ -549,7 +558,7 @@ class TestTheAnchorsInStoredPdfs:
         kept.write_text(f"# from syslog\n\n{audit_checkpoint()}\n")
         assert "1 external checkpoint(s)" in verify("--checkpoints-file", str(kept), "--seals")
         kept.write_text("12:not-a-hash\n")
-        with pytest.raises(CommandError, match="not a checkpoint"):
+        with pytest.raises(CommandError, match="no checkpoint"):
             verify("--checkpoints-file", str(kept))
         with pytest.raises(CommandError, match="No such file"):
             verify("--checkpoints-file", str(tmp_path / "missing.txt"))
@@ -646,7 +655,7 @@ class TestWhatAReviewFound:
             "UPDATE consent_consent SET content_sha256 = %s WHERE id = %s",
             [consent.compute_content_sha256(), consent.pk],
         )
-        with pytest.raises(ConsentError, match="wording changed after it was issued"):
+        with pytest.raises(ConsentError, match="wording or details changed after it was issued"):
             sign(consent)
         consent.refresh_from_db()
         assert consent.status == "in_review"
@@ -750,3 +759,95 @@ def test_the_command_checks_seals_unless_told_not_to(surgeon, library):
     assert "Audit chain intact" in verify("--no-seals")
     with pytest.raises(CommandError, match="its seal is not valid"):
         verify()
+
+
+@pytest.mark.django_db
+class TestWhatTheSecondReviewFound:
+    def test_a_link_added_in_the_database_is_reported(self, surgeon, library):
+        """With row rights only: end the live link, add one whose token you know, sign."""
+        from consent.models import PatientLink
+        from consent.services import link_verify_identity
+
+        from .helpers import DOB, issue, patient_actor
+
+        consent, issued = issue(surgeon)
+        PatientLink.objects.filter(pk=issued.link.pk).update(
+            ended_at=timezone.now(), end_reason="reissued"
+        )
+        forged = PatientLink.objects.create(
+            consent=consent,
+            token_hash=PatientLink.hash_token("known-to-the-insider"),
+            expires_at=issued.link.expires_at,
+        )
+        link_verify_identity(link=forged, date_of_birth=DOB, actor=patient_actor())
+        found = problems()
+        assert f"patient link {forged.pk} of consent {consent.pk} has no link_issued event" in found
+        assert f"patient link {issued.link.pk} of consent {consent.pk} was ended" in found
+
+    def test_a_patient_changed_before_signing_is_reported_and_blocks_signing(
+        self, surgeon, library
+    ):
+        from consent.services import ConsentError
+
+        consent, _ = ready_to_sign(surgeon)
+        sql(
+            "UPDATE consent_patient SET date_of_birth = '1970-01-01' WHERE id = %s",
+            [consent.patient_id],
+        )
+        assert "patient or details differ from what the log recorded when it was issued " in (
+            problems()
+        )
+        with pytest.raises(ConsentError, match="details changed after it was issued"):
+            sign(consent)
+
+    def test_a_mistyped_checkpoint_blames_the_checkpoint_not_a_good_pdf(self, surgeon, library):
+        consent, _ = ready_to_sign(surgeon)
+        sign(consent)
+        document = SignedDocument.objects.get()
+        typo = Checkpoint(document.checkpoint_sequence, "0" * 64)
+        found = audit_verify(external=[typo]).problems
+        assert len(found) == 1 and found[0].startswith("the external checkpoint")
+        assert "or the checkpoint was mistyped" in found[0]
+
+    def test_checkpoints_are_read_from_log_lines(self, tmp_path):
+        append(2)
+        kept = audit_checkpoint()
+        lines = tmp_path / "checkpoints.txt"
+        lines.write_text(
+            f"Nov 22 01:00:01 app consent-audit-checkpoint: {kept}\n"
+            f"2026-11-22 01:00:02 INFO consent.audit.checkpoint audit checkpoint {kept}\n"
+        )
+        assert "2 external checkpoint(s)" in verify("--checkpoints-file", str(lines))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_verify_sees_one_moment_even_when_a_signing_lands_between_its_reads(
+    surgeon, library, monkeypatch
+):
+    """A signing that commits after the walk and before the head and records are read must
+    not look like deleted events or unexplained records."""
+    import threading
+
+    from django.db import connections
+
+    from consent import audit
+
+    consent, _ = ready_to_sign(surgeon)
+    real_check_head = audit._check_head
+    threads = []
+
+    def sign_meanwhile(report, walk):
+        thread = threading.Thread(target=lambda: (sign(consent), connections.close_all()))
+        threads.append(thread)
+        thread.start()
+        thread.join(timeout=5)  # on SQLite it waits for the check to finish instead
+        monkeypatch.setattr(audit, "_check_head", real_check_head)
+        return real_check_head(report, walk)
+
+    monkeypatch.setattr(audit, "_check_head", sign_meanwhile)
+    report = audit_verify()
+    threads[0].join()
+    assert report.intact, report.problems
+    consent.refresh_from_db()
+    assert consent.status == "signed"
+    assert audit_verify().intact

@@ -94,6 +94,22 @@ class TestTheFiveCausesFromTheIssue:
 
 
 class TestTheIssueForm:
+    def test_more_than_twenty_patient_specific_risks_are_refused(self, web, surgeon, rhizotomy):
+        extra = {"extra-TOTAL_FORMS": "60"}
+        for n in range(60):
+            extra |= {
+                f"extra-{n}-title": f"Risk {n}",
+                f"extra-{n}-explanation": "Explained.",
+                f"extra-{n}-severity": "uncommon",
+            }
+        web.force_login(surgeon)
+        response = web.post(
+            reverse("consent_new_for", args=[rhizotomy.slug]), issue_data(rhizotomy, **extra)
+        )
+        assert response.status_code == 200
+        assert "Add 20 patient-specific risks or fewer" in response.text
+        assert not Consent.objects.exists()
+
     def post(self, client, surgeon, procedure, **overrides):
         client.force_login(surgeon)
         return client.post(

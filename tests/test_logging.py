@@ -36,6 +36,8 @@ def test_it_redacts_the_token_in_a_path_a_full_url_and_an_encoded_query_string()
         "/accounts/login/?next=%2Fp%2F[redacted]%2F&x=1"
     )
     assert redact("Not Found: /p/Ab-_9xYz") == "Not Found: /p/[redacted]"
+    # Django serves /%70/<token>/ as /p/<token>/: the encoded form is redacted too.
+    assert redact("GET /%70/Ab-_9xYz/ HTTP/1.1") == "GET /%70/[redacted]/ HTTP/1.1"
 
 
 def test_it_leaves_other_paths_alone():

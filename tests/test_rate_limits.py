@@ -227,3 +227,16 @@ class TestPatientLinkRateLimit:
         response = client.post(reverse("patient_link", args=[links[0].token]), RIGHT)
         assert response.status_code == 429
         assert "patient" not in client.session
+
+
+@pytest.mark.django_db
+def test_addresses_in_one_ipv6_64_share_a_count(client, settings):
+    """Any IPv6 host can take a new address in its /64 at will: the /64 is one client."""
+    settings.VERIFY_RATE_LIMIT = (2, 60)
+    statuses = [
+        client.get("/verify/", {"code": "ABCD"}, REMOTE_ADDR=f"2001:db8:1:2::{n}").status_code
+        for n in range(1, 4)
+    ]
+    assert statuses[:2] != [429, 429] and statuses[2] == 429
+    other = client.get("/verify/", {"code": "ABCD"}, REMOTE_ADDR="2001:db8:1:3::1")
+    assert other.status_code != 429

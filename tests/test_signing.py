@@ -628,3 +628,31 @@ def test_identity_checks_racing_revocation_and_reissue_never_deadlock(surgeon):
         errors = [r for r in results if isinstance(r, BaseException)]
         assert all(isinstance(e, ConsentError) for e in errors), errors
         assert all(r in set(LinkState) for r in results if isinstance(r, str))
+
+
+class TestAClaimThatLapsed:
+    def test_a_signing_whose_claim_was_taken_over_is_refused_and_leaves_nothing(
+        self, surgeon, monkeypatch
+    ):
+        """A render slower than SIGNING_CLAIM_SECONDS: another request takes the claim over;
+        the slow one must not then write a second signature."""
+        from consent import documents, services
+
+        consent, _ = ready_to_sign(surgeon)
+        files_before = stored_pdfs()
+        real_render = documents.render_sealed
+        later = timezone.now() + datetime.timedelta(seconds=settings.SIGNING_CLAIM_SECONDS + 1)
+
+        def slow_render(*args, **kwargs):
+            with time_machine.travel(later):
+                services._claim_signing(consent=consent, typed_name="Ada Lovelace")
+            return real_render(*args, **kwargs)
+
+        monkeypatch.setattr(documents, "render_sealed", slow_render)
+        with pytest.raises(services.SigningInProgress, match="took too long"):
+            sign(consent)
+        consent.refresh_from_db()
+        assert consent.status == ConsentStatus.IN_REVIEW
+        assert not Signature.objects.filter(consent=consent).exists()
+        assert stored_pdfs() == files_before
+        assert SigningClaim.objects.filter(consent=consent).count() == 1  # the newer one's

@@ -26,7 +26,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--checkpoints-file",
             type=Path,
-            help="A file of checkpoints, one SEQUENCE:HASH per line (lines with # ignored).",
+            help="A file of checkpoints, one per line: SEQUENCE:HASH alone or inside a log line "
+            "(the app's 'audit checkpoint ...', syslog); lines starting with # are ignored.",
         )
         parser.add_argument(
             "--seals",
@@ -42,7 +43,7 @@ class Command(BaseCommand):
             external = [Checkpoint.parse(text) for text in checkpoint]
             if checkpoints_file:
                 external += [
-                    Checkpoint.parse(line)
+                    Checkpoint.find(line)
                     for line in checkpoints_file.read_text().splitlines()
                     if line.strip() and not line.lstrip().startswith("#")
                 ]
