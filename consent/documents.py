@@ -421,6 +421,9 @@ class Verification:
     authentic: bool
     reason: str = ""
     document: SignedDocument | None = None
+    # Checked by verification code: what was checked is our stored copy, not the reader's.
+    by_code: bool = False
+    code_unknown: bool = False
 
     @property
     def patient_initials(self) -> str:
@@ -456,11 +459,13 @@ def verify_code(code: str) -> Verification:
         .first()
     )
     if document is None:
-        return Verification(False, "no document has this verification code")
+        return Verification(False, "no document has this verification code", code_unknown=True)
     stored = read_document(document)
     if hashlib.sha256(stored).hexdigest() != document.sha256:
-        return Verification(False, "the stored document was changed after it was sealed")
+        return Verification(
+            False, "the stored document was changed after it was sealed", by_code=True
+        )
     seal = check_seal(stored, sealed_at=document.created_at)
     if not seal.valid:
-        return Verification(False, seal.reason)
-    return Verification(True, document=document)
+        return Verification(False, seal.reason, by_code=True)
+    return Verification(True, document=document, by_code=True)

@@ -283,12 +283,24 @@ class TestVerify:
         response = client.get(reverse("verify"), {"code": consent.document.verification_code})
         assert "Authentic and unchanged" in response.text
 
-    def test_an_unknown_code_is_not_authentic(self, client):
+    def test_an_unknown_code_asks_to_check_what_was_typed(self, client):
         response = client.post(reverse("verify"), {"code": "AAAA-BBBB-CCCC"})
-        assert (
-            "Not authentic" in response.text
-            and "no document has this verification code" in response.text
-        )
+        assert "No document has this code" in response.text
+        assert "no document has this verification code" in response.text
+        assert "Authentic" not in response.text
+
+    def test_a_code_says_it_checked_our_copy_not_the_readers(self, client, surgeon):
+        consent, _ = signed_consent(surgeon)
+        response = client.post(reverse("verify"), {"code": consent.document.verification_code})
+        assert "This checks our copy, not yours" in response.text
+
+    def test_a_withdrawn_consent_is_said_to_be_withdrawn_first(self, client, surgeon):
+        consent, _ = signed_consent(surgeon)
+        consent_withdraw(consent=consent, reason="", actor=patient_actor())
+        response = client.post(reverse("verify"), {"code": consent.document.verification_code})
+        text = response.text
+        assert text.index("Withdrawn by the patient") < text.index("Authentic and unchanged")
+        assert "no longer gives consent" in text
 
     def test_an_uploaded_original_is_authentic(self, client, surgeon):
         consent, _ = signed_consent(surgeon)
