@@ -90,7 +90,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # WhiteNoise: static files, compressed, hashed names cached for a year.
+    "consent.middleware.StaticFilesMiddleware",
     # Every response below this line gets the Content-Security-Policy and no-store headers.
     "csp.middleware.CSPMiddleware",
     "consent.middleware.NoStoreMiddleware",
