@@ -7,12 +7,10 @@ createsurgeon, the sealed PDF verified on /verify/).
 """
 
 import datetime
-import hashlib
 import http.cookiejar
 import os
 import re
 import secrets
-import shutil
 import sys
 import urllib.error
 import urllib.parse
@@ -22,10 +20,15 @@ from html.parser import HTMLParser
 import psycopg
 import pytest
 from django.conf import settings
-from django.contrib.staticfiles.finders import get_finders
 
 from tests.conftest import PASSWORD
-from tests.production import ROOT, Server, free_port, manage, production_env
+from tests.production import (
+    Server,
+    collected_static,
+    free_port,
+    manage,
+    production_env,
+)
 
 WORKERS = 2
 SURGEON = "prod.surgeon"
@@ -63,27 +66,7 @@ def database_url(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def static_root(test_pki):
-    """collectstatic as production runs it (hashed names, compressed copies), kept between runs
-    for as long as the static files are the same: compressing every file takes seconds."""
-    listing = sorted(
-        (path, os.stat(storage.path(path)).st_size, os.stat(storage.path(path)).st_mtime_ns)
-        for finder in get_finders()
-        for path, storage in finder.list([])
-    )
-    key = hashlib.sha256(repr(listing).encode()).hexdigest()[:16]
-    cache = ROOT / "var" / "test-static"
-    root = cache / key
-    if not (root / "staticfiles.json").exists():
-        building = cache / f"building-{os.getpid()}"
-        shutil.rmtree(building, ignore_errors=True)
-        env = production_env(test_pki, STATIC_ROOT=str(building))
-        result = manage("collectstatic", "--no-input", "--verbosity", "0", env=env)
-        assert result.returncode == 0, result.stderr
-        for old in cache.iterdir():
-            if old != building:
-                shutil.rmtree(old, ignore_errors=True)
-        building.rename(root)
-    return root
+    return collected_static(test_pki)
 
 
 @pytest.fixture(scope="module")
