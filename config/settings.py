@@ -92,6 +92,10 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # WhiteNoise: static files, compressed, hashed names cached for a year.
     "consent.middleware.StaticFilesMiddleware",
+    # Pages compressed for phones on a weak signal (static files above never reach it: WhiteNoise
+    # answers them). Django's GZipMiddleware pads each response with random bytes against BREACH,
+    # CSRF tokens are masked afresh on every response, and a new patient link is shown only once.
+    "django.middleware.gzip.GZipMiddleware",
     # Every response below this line gets the Content-Security-Policy and no-store headers.
     "csp.middleware.CSPMiddleware",
     "consent.middleware.NoStoreMiddleware",

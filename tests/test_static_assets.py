@@ -7,6 +7,7 @@ output of collectstatic (CompressedManifestStaticFilesStorage, as in production)
 kept between runs (tests/production.py).
 """
 
+import gzip
 import re
 from html.parser import HTMLParser
 
@@ -208,3 +209,27 @@ class TestSurgeonPages:
             page = Client().get(url)
             assert page.status_code == 200
             assert Assets(page.text).scripts == [], url
+
+
+class TestPagesCompressed:
+    """Pages go out compressed to a browser that accepts it (a 12-risk page is 26 KB raw)."""
+
+    def test_a_patient_page_is_gzipped_with_random_padding(self, surgeon):
+        _, issued = issue(surgeon, "lumbar-fusion-l4-l5-s1")
+        client = Client()
+        assert client.post(reverse("patient_link", args=[issued.token]), RIGHT).status_code == 302
+        pages = [
+            client.get(reverse("patient_risks"), HTTP_ACCEPT_ENCODING="gzip") for _ in range(2)
+        ]
+        for page in pages:
+            assert page.status_code == 200
+            assert page["Content-Encoding"] == "gzip"
+            assert "Accept-Encoding" in page["Vary"]
+            assert len(page.content) < 10_000
+        assert "I have read and understood" in gzip.decompress(pages[0].content).decode()
+        # Django's BREACH mitigation: the same page never compresses to the same bytes.
+        assert pages[0].content != pages[1].content
+
+    def test_a_browser_that_does_not_ask_gets_plain_text(self):
+        page = Client().get(reverse("login"))
+        assert not page.has_header("Content-Encoding")
