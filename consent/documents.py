@@ -311,6 +311,7 @@ def _seal(pdf: bytes) -> bytes:
     from pyhanko.sign import fields, signers
 
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    _keep_archival_xmp(writer)
     # An invisible field (a zero-sized widget, printable as PDF/A wants, so no appearance is
     # needed) with a name read out to screen-reader users, tagged as a form control on the
     # last page, where the page says how to verify the document (PDF/UA-1, 7.18).
@@ -323,7 +324,6 @@ def _seal(pdf: bytes) -> bytes:
         ),
     )
     _tag_seal_widget(writer)
-    _keep_archival_xmp(writer)
     metadata = signers.PdfSignatureMetadata(
         field_name=SEAL_FIELD,
         reason=SEAL_REASON,
@@ -346,9 +346,11 @@ def _tag_seal_widget(writer) -> None:
     name = generic.NameObject
     widget_ref = next(ref for field, _, ref in enumerate_sig_fields(writer) if field == SEAL_FIELD)
     widget = widget_ref.get_object()
-    page_ref = widget["/P"]
+    # raw_get: the references themselves (indexing would copy the objects in).
+    page_ref = widget.raw_get("/P")
     tree_root = writer.root["/StructTreeRoot"]
-    document = tree_root["/K"][0]
+    document_ref = tree_root["/K"].raw_get(0)
+    document = document_ref.get_object()
     parent_tree = tree_root["/ParentTree"]
     nums = parent_tree["/Nums"]
     key = max(int(nums[i]) for i in range(0, len(nums), 2)) + 1
@@ -357,7 +359,7 @@ def _tag_seal_widget(writer) -> None:
         {
             name("/Type"): name("/StructElem"),
             name("/S"): name("/Form"),
-            name("/P"): tree_root.raw_get("/K")[0],
+            name("/P"): document_ref,
             name("/Pg"): page_ref,
             name("/K"): generic.DictionaryObject(
                 {name("/Type"): name("/OBJR"), name("/Obj"): widget_ref, name("/Pg"): page_ref}
@@ -389,12 +391,14 @@ def _keep_archival_xmp(writer) -> None:
     from pyhanko.pdf_utils import generic
     from pyhanko.pdf_utils.metadata.xmp_xml import MetadataStream
 
-    rendered_producer = str(writer.trailer_view["/Info"]["/Producer"])
-    packet = writer.root["/Metadata"].data
-
     def producer_attribute(producer: str) -> bytes:
         return f'pdf:Producer="{escape(producer, {chr(34): "&quot;"})}"'.encode()
 
+    try:
+        rendered_producer = str(writer.trailer_view["/Info"]["/Producer"])
+        packet = writer.root["/Metadata"].data
+    except KeyError:
+        rendered_producer, packet = "", b""
     if packet.count(producer_attribute(rendered_producer)) != 1:
         raise DocumentError("The PDF to seal does not carry the XMP metadata it was made with.")
 
