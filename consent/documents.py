@@ -156,18 +156,103 @@ def render_html(consent: Consent, **kwargs) -> str:
 
 
 def html_to_pdf(html: str, *, fetcher: RestrictedURLFetcher | None = None) -> bytes:
+    """The PDF of a page: PDF/A-2u (archival) and PDF/UA-1 (accessible) at once.
+
+    WeasyPrint makes one variant at a time: it makes PDF/A-2u, tagged, and _finish_pdf adds
+    what PDF/UA-1 asks for on top (see there). seal_pdf keeps both when it seals.
+    """
     fetcher = fetcher or RestrictedURLFetcher(_static_roots())
     document = HTML(string=html, base_url=str(_static_roots()[0]) + "/", url_fetcher=fetcher)
     return document.write_pdf(
         stylesheets=[_stylesheet()],
         font_config=_font_config(),
-        pdf_variant="pdf/ua-1",
+        # PDF/A-2u: PDF 1.7, a file identifier, WeasyPrint's own sRGB output intent (shipped
+        # in the package: nothing is fetched), every font embedded.
+        pdf_variant=PDF_A_VARIANT,
+        pdf_tags=True,
         presentational_hints=False,
         attachments=[],
         # The <meta name="AuditCheckpoint"> goes into the PDF's document information, where
         # verify_audit reads it back from the sealed file.
         custom_metadata=True,
+        finisher=_finish_pdf,
     )
+
+
+# PDF/A-2 level u (Unicode text), with WeasyPrint's arguments for it.
+PDF_A_VARIANT, PDF_A_PART, PDF_A_CONFORMANCE = "pdf/a-2a", 2, "A"
+PDF_UA_PART = 1
+# PDF/A allows only the XMP properties it knows or that the file declares: the PDF/UA
+# identification (pdfuaid:part) is declared by this extension schema (ISO 14289-1, 5).
+_PDF_UA_XMP = f"""<rdf:Description rdf:about="" xmlns:pdfuaid="http://www.aiim.org/pdfua/ns/id/">
+<pdfuaid:part>{PDF_UA_PART}</pdfuaid:part>
+</rdf:Description>
+<rdf:Description rdf:about="" xmlns:pdfaExtension="http://www.aiim.org/pdfa/ns/extension/" \
+xmlns:pdfaSchema="http://www.aiim.org/pdfa/ns/schema#" \
+xmlns:pdfaProperty="http://www.aiim.org/pdfa/ns/property#">
+<pdfaExtension:schemas><rdf:Bag><rdf:li rdf:parseType="Resource">
+<pdfaSchema:schema>PDF/UA Universal Accessibility Schema</pdfaSchema:schema>
+<pdfaSchema:namespaceURI>http://www.aiim.org/pdfua/ns/id/</pdfaSchema:namespaceURI>
+<pdfaSchema:prefix>pdfuaid</pdfaSchema:prefix>
+<pdfaSchema:property><rdf:Seq><rdf:li rdf:parseType="Resource">
+<pdfaProperty:name>part</pdfaProperty:name>
+<pdfaProperty:valueType>Integer</pdfaProperty:valueType>
+<pdfaProperty:category>internal</pdfaProperty:category>
+<pdfaProperty:description>Part of ISO 14289 the file conforms to</pdfaProperty:description>
+</rdf:li></rdf:Seq></pdfaSchema:property>
+</rdf:li></rdf:Bag></pdfaExtension:schemas>
+</rdf:Description>
+""".encode()
+
+
+def _finish_pdf(document, pdf) -> None:
+    """What WeasyPrint 70 leaves out of a PDF that is PDF/A-2u and PDF/UA-1 at once, added
+    to its objects just before it writes the file."""
+    _scope_table_headers(document)
+    _no_image_interpolation(pdf)
+    _archival_metadata(document, pdf)
+
+
+def _scope_table_headers(document) -> None:
+    """PDF/UA asks header cells (TH) for a /Scope: WeasyPrint links each data cell to its
+    headers (/Headers) but writes no /Scope. It is taken from the <th scope> of the page."""
+    for page in document.pages:
+        for box in page._page_box.descendants():
+            element = getattr(box, "mark", None)  # the TH structure element WeasyPrint made
+            if box.element_tag == "th" and element is not None:
+                scope = "/Row" if box.element.get("scope") == "row" else "/Column"
+                element["A"]["Scope"] = scope
+
+
+def _no_image_interpolation(pdf) -> None:
+    """PDF/A forbids /Interpolate true on images (the drawn signature and its mask)."""
+    for pdf_object in pdf.objects:
+        extra = getattr(pdf_object, "extra", None)
+        if extra is not None and extra.get("Subtype") == "/Image":
+            extra["Interpolate"] = "false"
+
+
+def _archival_metadata(document, pdf) -> None:
+    """Replace the XMP metadata with WeasyPrint's PDF/A one plus the PDF/UA identification,
+    uncompressed (PDF/A-2 forbids a /Filter on the metadata stream)."""
+    rdf = document.metadata.generate_rdf_metadata("a", PDF_A_PART, PDF_A_CONFORMANCE)
+    end = b"</rdf:RDF>"
+    if not rdf.endswith(end):  # pragma: no cover - WeasyPrint's own serialisation
+        raise DocumentError("unexpected XMP metadata from WeasyPrint")
+    packet = b"".join(
+        (
+            b'<?xpacket begin="\xef\xbb\xbf" id="W5M0MpCehiHzreSzNTczkc9d"?>\n',
+            b'<x:xmpmeta xmlns:x="adobe:ns:meta/">\n',
+            rdf[: -len(end)],
+            _PDF_UA_XMP,
+            end,
+            b'\n</x:xmpmeta>\n<?xpacket end="r"?>',
+        )
+    )
+    stream = pdf.objects[int(pdf.catalog["Metadata"].split()[0])]
+    stream.stream = [packet]
+    stream.compress = False
+    stream.extra.pop("Filter", None)
 
 
 # --- sealing and validation -----------------------------------------------------------------
@@ -223,18 +308,111 @@ def seal_pdf(pdf: bytes) -> bytes:
 
 def _seal(pdf: bytes) -> bytes:
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-    from pyhanko.sign import signers
-    from pyhanko.sign.fields import SigSeedSubFilter
+    from pyhanko.sign import fields, signers
 
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    _keep_archival_xmp(writer)
+    # An invisible field (a zero-sized widget, printable as PDF/A wants, so no appearance is
+    # needed) with a name read out to screen-reader users, tagged as a form control on the
+    # last page, where the page says how to verify the document (PDF/UA-1, 7.18).
+    fields.append_signature_field(
+        writer,
+        fields.SigFieldSpec(
+            sig_field_name=SEAL_FIELD,
+            on_page=-1,
+            readable_field_name=f"Digital seal of {settings.HOSPITAL_NAME}",
+        ),
+    )
+    _tag_seal_widget(writer)
     metadata = signers.PdfSignatureMetadata(
         field_name=SEAL_FIELD,
         reason=SEAL_REASON,
         location=settings.HOSPITAL_NAME,
-        subfilter=SigSeedSubFilter.PADES,
+        subfilter=fields.SigSeedSubFilter.PADES,
         md_algorithm="sha256",
     )
-    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    # One incremental update holds the field, its tag and the signature: the seal covers
+    # the whole file, and the rendered revision is left as it was.
     return signers.sign_pdf(writer, metadata, signer=_configured_signer()).getvalue()
+
+
+def _tag_seal_widget(writer) -> None:
+    """Put the seal's widget in the structure tree: a /Form element at the end of the
+    document holding a reference to the widget, and the widget's /StructParent entry in
+    the parent tree (WeasyPrint writes it flat, as /Nums)."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.sign.fields import enumerate_sig_fields
+
+    name = generic.NameObject
+    widget_ref = next(ref for field, _, ref in enumerate_sig_fields(writer) if field == SEAL_FIELD)
+    widget = widget_ref.get_object()
+    # raw_get: the references themselves (indexing would copy the objects in).
+    page_ref = widget.raw_get("/P")
+    tree_root = writer.root["/StructTreeRoot"]
+    document_ref = tree_root["/K"].raw_get(0)
+    document = document_ref.get_object()
+    parent_tree = tree_root["/ParentTree"]
+    nums = parent_tree["/Nums"]
+    key = max(int(nums[i]) for i in range(0, len(nums), 2)) + 1
+
+    form = generic.DictionaryObject(
+        {
+            name("/Type"): name("/StructElem"),
+            name("/S"): name("/Form"),
+            name("/P"): document_ref,
+            name("/Pg"): page_ref,
+            name("/K"): generic.DictionaryObject(
+                {name("/Type"): name("/OBJR"), name("/Obj"): widget_ref, name("/Pg"): page_ref}
+            ),
+        }
+    )
+    form_ref = writer.add_object(form)
+    document["/K"].append(form_ref)
+    writer.update_container(document["/K"])
+    nums.extend([generic.NumberObject(key), form_ref])
+    writer.update_container(nums)
+    tree_root[name("/ParentTreeNextKey")] = generic.NumberObject(key + 1)
+    writer.update_container(tree_root)
+    widget[name("/StructParent")] = generic.NumberObject(key)
+    writer.update_container(widget)
+
+
+def _keep_archival_xmp(writer) -> None:
+    """Keep the rendered XMP metadata through the seal, changing only its producer.
+
+    pyHanko rewrites a file's XMP when it signs, in a form PDF/A validators refuse (it turns
+    the PDF/UA extension schema's namespace URI into a resource and its fields into
+    attributes), and it adds itself to the producer in the document information, which
+    PDF/A wants equal to the XMP's pdf:Producer. So the XMP is replaced, in the seal's own
+    revision, by the rendered packet with that one value made equal again.
+    """
+    from xml.sax.saxutils import escape
+
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.metadata.xmp_xml import MetadataStream
+
+    def producer_attribute(producer: str) -> bytes:
+        return f'pdf:Producer="{escape(producer, {chr(34): "&quot;"})}"'.encode()
+
+    try:
+        rendered_producer = str(writer.trailer_view["/Info"]["/Producer"])
+        packet = writer.root["/Metadata"].data
+    except KeyError:
+        rendered_producer, packet = "", b""
+    if packet.count(producer_attribute(rendered_producer)) != 1:
+        raise DocumentError("The PDF to seal does not carry the XMP metadata it was made with.")
+
+    class SealedXmp(MetadataStream):
+        def update_xmp_with_meta(self, meta) -> None:
+            # Called by pyHanko as it writes, after it updated the document information.
+            producer = str(writer.trailer_view["/Info"]["/Producer"])
+            self._data = packet.replace(
+                producer_attribute(rendered_producer), producer_attribute(producer)
+            )
+            self._encoded_data = None
+
+    writer.root[generic.NameObject("/Metadata")] = writer.add_object(SealedXmp(stream_data=packet))
+    writer.update_root()
 
 
 @dataclass(frozen=True)
