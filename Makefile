@@ -31,12 +31,21 @@ $(STAMPS)/npm: package.json package-lock.json
 		"$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(48))')" > $@
 	@echo "Wrote .env for local development (DEBUG=1)."
 
+# Every address printed (sign-in, demo links, emails, the PDFs' verification address) follows
+# PORT. The demo's emails go to files in var/run/mail, so they do not push the sign-in line
+# off the screen; the sign-in line is printed last, just before the server starts.
+run: export SITE_URL ?= http://$(HOST):$(PORT)
+run: export EMAIL_BACKEND ?= django.core.mail.backends.filebased.EmailBackend
+run: export EMAIL_FILE_PATH ?= $(CURDIR)/var/run/mail
 run: setup .env
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py load_procedures --skip-existing
 	$(PY) manage.py ensure_dev_certificate
-	$(PY) manage.py ensure_demo_surgeon
+	$(PY) manage.py ensure_demo_surgeon --verbosity 0
 	$(PY) manage.py seed_demo
+	@echo "Emails (the demo's and the app's) are written to $(EMAIL_FILE_PATH)/."
+	@echo
+	$(PY) manage.py ensure_demo_surgeon
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 # The production profile on this machine: PostgreSQL, DEBUG off, gunicorn (scripts/serve says

@@ -70,6 +70,11 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 # Shown in the page header, on PDFs and in emails.
 HOSPITAL_NAME = env_str("HOSPITAL_NAME", "Example Hospital")
+# How patients reach the surgical teams: shown on every patient page that reports a problem, on
+# the printed handout and in every email. A team's own phone and email (set in the admin)
+# replace these for its consents. Leave empty to show none.
+HOSPITAL_PHONE = env_str("HOSPITAL_PHONE")
+HOSPITAL_EMAIL = env_str("HOSPITAL_EMAIL")
 APP_NAME = "Surgical Consent"
 
 INSTALLED_APPS = [
@@ -365,5 +370,7 @@ PDF_TRUST_ROOTS = [Path(p) for p in env_list("PDF_TRUST_ROOTS", [str(_DEV_PKI / 
 VERIFY_UPLOAD_MAX_BYTES = env_int("VERIFY_UPLOAD_MAX_BYTES", 5 * 1024 * 1024)
 # Checks per client address on the verification page (each may validate a seal).
 VERIFY_RATE_LIMIT = env_rate("VERIFY_RATE_LIMIT", "20/m")
-# The address people use to reach the app; printed on PDFs for the verification page.
-SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
+# The address people use to reach the app; printed on PDFs for the verification page and used
+# in emails. Unset, it follows PORT (which `make run` and `make serve` set), so that a server
+# on another port prints addresses that work.
+SITE_URL = env_str("SITE_URL") or f"http://127.0.0.1:{env_int('PORT', 8000)}"

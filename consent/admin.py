@@ -6,7 +6,15 @@ admins are read-only: no add, no edit, no delete, for anyone.
 
 from django.contrib import admin
 
-from .models import AuditEvent, Consent, ConsentItemSnapshot, Patient, Question, Signature
+from .models import (
+    AuditEvent,
+    Consent,
+    ConsentItemSnapshot,
+    Patient,
+    Question,
+    Signature,
+    Team,
+)
 
 
 class ReadOnlyMixin:
@@ -52,6 +60,15 @@ class ConsentAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return Consent.objects.for_surgeon(request.user)
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    """Teams are managed here: who is in them, and the phone and email their patients see."""
+
+    list_display = ("name", "phone", "email")
+    search_fields = ("name",)
+    filter_horizontal = ("members",)
 
 
 @admin.register(Patient)

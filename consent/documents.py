@@ -437,7 +437,9 @@ def _check_seal(pdf: bytes, sealed_at: datetime.datetime | None) -> SealCheck:
         reader = PdfFileReader(io.BytesIO(pdf), strict=False)
         signatures = reader.embedded_signatures
     except (PdfReadError, ValueError, KeyError, TypeError, IndexError) as exc:
-        return SealCheck(False, f"the file cannot be read as a PDF ({type(exc).__name__})")
+        # The reason is shown on the public /verify/ page: plain words; the detail goes to the log.
+        logger.info("A PDF could not be read for its seal: %s: %s", type(exc).__name__, exc)
+        return SealCheck(False, "the file cannot be read as a PDF: it may be incomplete or damaged")
     if len(signatures) != 1:
         return SealCheck(False, f"expected one seal, found {len(signatures)}")
     roots = [load_cert_from_pemder(str(path)) for path in settings.PDF_TRUST_ROOTS]
@@ -447,7 +449,8 @@ def _check_seal(pdf: bytes, sealed_at: datetime.datetime | None) -> SealCheck:
         context = ValidationContext(trust_roots=roots, moment=sealed_at)
         status = validate_pdf_signature(signatures[0], context)
     except Exception as exc:
-        return SealCheck(False, f"the seal cannot be validated ({type(exc).__name__})")
+        logger.warning("A seal could not be validated: %s: %s", type(exc).__name__, exc)
+        return SealCheck(False, "the seal on it cannot be checked")
     if not status.intact or not status.valid:
         return SealCheck(False, "the document was changed after it was sealed")
     if not status.trusted:

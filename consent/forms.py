@@ -23,9 +23,11 @@ from .models import ConsentStatus, Team
 from .services import (
     ANSWER_MAX_LENGTH,
     EARLIEST_DATE_OF_BIRTH,
+    MAX_AGE_YEARS,
     QUESTION_MAX_LENGTH,
     ExtraRisk,
     PatientDetails,
+    earliest_date_of_birth,
     latest_planned_date,
 )
 from .signature_image import MAX_BYTES
@@ -154,6 +156,12 @@ class ConsentIssueForm(PlainForm):
     def clean_date_of_birth(self) -> datetime.date:
         value = self.cleaned_data["date_of_birth"]
         check_date_of_birth(value)
+        earliest = earliest_date_of_birth(timezone.localdate())
+        if value < earliest:
+            raise forms.ValidationError(
+                f"The patient would be over {MAX_AGE_YEARS} years old. Check the year: the date "
+                f"of birth must be on or after {_long_date(earliest)}."
+            )
         return value
 
     def clean_planned_date(self) -> datetime.date:
@@ -163,7 +171,7 @@ class ConsentIssueForm(PlainForm):
             raise forms.ValidationError("The planned date of surgery cannot be in the past.")
         if value > latest_planned_date(today):
             raise forms.ValidationError(
-                "The planned date of surgery must be within two years from today "
+                "The planned date of surgery must be within one year from today "
                 f"(on or before {_long_date(latest_planned_date(today))})."
             )
         return value
@@ -208,7 +216,13 @@ class ExtraRiskForm(PlainForm):
     explanation = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=2000
     )
-    severity = forms.ChoiceField(choices=Severity.choices, initial=Severity.UNCOMMON)
+    # Not marked required: the whole block is optional. Needed once a title or explanation
+    # is given (clean below), so the surgeon chooses it rather than accepting a default.
+    severity = forms.ChoiceField(
+        choices=[("", "Choose how serious it is"), *Severity.choices],
+        required=False,
+        help_text="Needed if you add this risk.",
+    )
     frequency = forms.CharField(
         max_length=100, required=False, help_text='In words, for example "about 1 in 50".'
     )
@@ -223,6 +237,8 @@ class ExtraRiskForm(PlainForm):
             raise forms.ValidationError(
                 "A patient-specific risk needs both a title and an explanation."
             )
+        if (title or explanation) and not cleaned.get("severity"):
+            self.add_error("severity", "Choose how serious this risk is.")
         return cleaned
 
     def risk(self) -> ExtraRisk | None:
@@ -259,6 +275,15 @@ class RevokeForm(PlainForm):
         widget=forms.Textarea(attrs={"rows": 2}),
         max_length=1000,
         error_messages={"required": "Give a reason for revoking this consent."},
+    )
+
+
+class ReissueForm(PlainForm):
+    confirm = forms.BooleanField(
+        label="I understand that the patient's current link will stop working at once.",
+        error_messages={
+            "required": "Tick the box to confirm that the current link may stop working."
+        },
     )
 
 

@@ -24,6 +24,16 @@ class Team(models.Model):
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, related_name="consent_teams", blank=True
     )
+    # How the team's patients reach it; empty: the hospital's (HOSPITAL_PHONE, HOSPITAL_EMAIL).
+    phone = models.CharField(
+        max_length=40,
+        blank=True,
+        help_text="Shown to this team's patients. Empty: the hospital's number is shown.",
+    )
+    email = models.EmailField(
+        blank=True,
+        help_text="Shown to this team's patients. Empty: the hospital's address is shown.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -59,8 +69,9 @@ class ConsentStatus(models.TextChoices):
 
 # States in which the patient may still read, tick and sign.
 OPEN_STATES = (ConsentStatus.ISSUED, ConsentStatus.IN_REVIEW)
-# States in which the patient may be sent a new link (after signing: to withdraw).
-REISSUABLE_STATES = (*OPEN_STATES, ConsentStatus.SIGNED)
+# States in which the patient may be sent a new link: only while there is something to read
+# and sign. A signed consent's link stays as it was (the patient may withdraw with it).
+REISSUABLE_STATES = OPEN_STATES
 
 
 class ConsentQuerySet(models.QuerySet):
@@ -79,6 +90,14 @@ class ConsentQuerySet(models.QuerySet):
     def waiting_for_answer(self) -> "ConsentQuerySet":
         """Consents with a patient's question that nobody has answered yet."""
         return self.filter(Exists(_open_questions()))
+
+    def with_link_locked(self) -> "ConsentQuerySet":
+        """Annotate link_locked: the live link locked itself after wrong dates of birth. One
+        subquery, whatever the number of rows; shown as "Locked", not a status of its own."""
+        locked = PatientLink.objects.filter(
+            consent=OuterRef("pk"), ended_at__isnull=True, locked_at__isnull=False
+        )
+        return self.annotate(link_locked=Exists(locked))
 
     def with_open_question_count(self) -> "ConsentQuerySet":
         """Annotate open_question_count with one subquery, whatever the number of rows."""
@@ -325,12 +344,16 @@ AUDIT_ACTION_LABELS = {
     "link_email_failed": "Emailing the link to the patient failed",
     "identity_failed": "Wrong date of birth entered",
     "link_locked": "Link locked after too many wrong dates of birth",
+    "lock_emailed": "Surgeon's team emailed that the link locked",
+    "lock_email_failed": "Emailing the surgeon's team that the link locked failed",
     "identity_confirmed": "Identity confirmed (date of birth)",
     "consent_opened": "Link opened for review",
     "item_acknowledged": "Risk ticked",
     "item_unacknowledged": "Tick taken back",
     "question_asked": "Question asked",
     "question_answered": "Question answered",
+    "answer_emailed": "Patient emailed that their questions are answered",
+    "answer_email_failed": "Emailing the patient that their questions are answered failed",
     "consent_signed": "Signed by the patient",
     "document_sealed": "Signed PDF sealed and stored",
     "document_downloaded": "Signed PDF downloaded",

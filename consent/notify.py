@@ -1,6 +1,8 @@
 """Emails. They never carry medical details: no procedure, no risks, no answers.
 
-Sent after the transaction commits, so that a rolled-back change sends nothing.
+Sent after the transaction commits, so that a rolled-back change sends nothing. Plain text
+only (no HTML part), so nothing in them (a team's name, a patient's name) is read as markup.
+Every email to a patient says who to contact (consent/contact.py).
 """
 
 import logging
@@ -10,16 +12,20 @@ from django.core.mail import send_mail
 from django.urls import reverse
 from django.utils import timezone
 
+from .contact import contact_for
 from .models import Consent
 
 logger = logging.getLogger(__name__)
 
 
-def _send(subject: str, body: str, to: str) -> bool:
+def _send(subject: str, body: str, to: str | list[str]) -> bool:
+    recipients = [to] if isinstance(to, str) else to
     try:
-        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [to], fail_silently=False)
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients, fail_silently=False)
     except Exception:
-        logger.exception("Email to %s could not be sent", to.split("@")[-1])
+        logger.exception(
+            "Email to %s could not be sent", ", ".join(r.split("@")[-1] for r in recipients)
+        )
         return False
     return True
 
@@ -34,8 +40,24 @@ def patient_link(consent: Consent, *, url: str, expires_at) -> bool:
         f"You will be asked for your date of birth. The link works until "
         f"{timezone.localtime(expires_at):%-d %B %Y}. Please do not share it.\n\n"
         f"If you did not expect this email, please contact {hospital}.\n"
+        f"{contact_for(consent).as_text()}\n"
     )
     return _send(f"A consent form to review from {hospital}", body, consent.patient.email)
+
+
+def patient_answer_ready(consent: Consent) -> bool:
+    """'Your team has answered your question': no answer, no link (it is sent only once)."""
+    hospital = settings.HOSPITAL_NAME
+    body = (
+        f"Hello,\n\n"
+        f"Your surgical team at {hospital} has answered your question about your consent "
+        f"form.\n\n"
+        f"To read the answer, open the private link you were given before and enter your "
+        f"date of birth.\n\n"
+        f"{contact_for(consent).as_text()} They can send you a new link if yours "
+        f"no longer works.\n"
+    )
+    return _send(f"Your question has been answered · {hospital}", body, consent.patient.email)
 
 
 SURGEON_EVENTS = {
@@ -43,6 +65,25 @@ SURGEON_EVENTS = {
     "consent_signed": "A patient has signed a consent",
     "consent_withdrawn": "A patient has withdrawn a consent",
 }
+
+
+def link_locked(consent: Consent) -> bool | None:
+    """Tell the issuing surgeon (and the team's address, if it has one) that a link locked."""
+    recipients = list(dict.fromkeys(a for a in _team_addresses(consent) if a))
+    if not recipients:
+        return None  # nobody to tell: nothing to audit
+    url = settings.SITE_URL.rstrip("/") + reverse("consent_detail", args=[consent.pk])
+    body = (
+        f"A patient's link was locked after too many wrong dates of birth "
+        f"(consent reference {consent.pk}).\n\n"
+        f"The patient cannot open it any more. If it was the patient, check their date of "
+        f"birth with them, then make a new link and give it to them:\n{url}\n"
+    )
+    return _send(f"A patient's link is locked · {settings.APP_NAME}", body, recipients)
+
+
+def _team_addresses(consent: Consent) -> list[str]:
+    return [consent.surgeon.email, consent.team.email if consent.team else ""]
 
 
 def surgeon_event(consent: Consent, action: str) -> bool:

@@ -10,7 +10,8 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.shortcuts import render
 
-from .models import PatientLink
+from .contact import contact_for
+from .models import Consent, PatientLink
 from .services import LinkState, link_state
 
 SESSION_KEY = "patient"
@@ -40,10 +41,14 @@ def current_link_id(request: HttpRequest) -> int | None:
     return data["link"]
 
 
-def link_problem(request: HttpRequest, state: LinkState):
+def link_problem(request: HttpRequest, state: LinkState, consent: Consent | None = None):
+    """Why the link cannot be used, and who to contact (the consent's team, when known)."""
     status = {LinkState.UNKNOWN: 404, LinkState.LOCKED: 403}.get(state, 410)
     return render(
-        request, "consent/patient/link_problem.html", {"state": state.value}, status=status
+        request,
+        "consent/patient/link_problem.html",
+        {"state": state.value, "contact": contact_for(consent)},
+        status=status,
     )
 
 
@@ -63,7 +68,7 @@ def patient_required(view):
         state = link_state(link)
         if state != LinkState.OK:
             end(request)
-            return link_problem(request, state)
+            return link_problem(request, state, link.consent if link else None)
         request.session[SESSION_KEY] = {**request.session[SESSION_KEY], "seen": time.time()}
         request.patient_link = link
         request.consent = link.consent

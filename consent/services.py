@@ -82,19 +82,31 @@ class IssuedLink:
     token: str = field(repr=False)
 
 
-# The range of dates a consent accepts: nobody alive was born before 1900, and an operation is
-# planned at most two years ahead (which also keeps date arithmetic far from year 9999).
+# The range of dates a consent accepts: a patient at most 120 years old, and an operation
+# planned at most one year ahead (a date beyond is a typing mistake; it also keeps date
+# arithmetic far from year 9999). The patient's own date-of-birth form accepts any date from
+# 1900, so that a patient issued a consent near the age bound is never refused later.
 EARLIEST_DATE_OF_BIRTH = datetime.date(1900, 1, 1)
-PLANNED_DATE_MAX_YEARS = 2
+MAX_AGE_YEARS = 120
+PLANNED_DATE_MAX_YEARS = 1
+
+
+def _years_from(today: datetime.date, years: int) -> datetime.date:
+    """The same day `years` later (earlier if negative); 28 Feb for 29 Feb."""
+    try:
+        return today.replace(year=today.year + years)
+    except ValueError:
+        return today.replace(year=today.year + years, day=28)
 
 
 def latest_planned_date(today: datetime.date) -> datetime.date:
-    """The last day a surgery may be planned for: two years from today (28 Feb for 29 Feb)."""
-    year = today.year + PLANNED_DATE_MAX_YEARS
-    try:
-        return today.replace(year=year)
-    except ValueError:
-        return today.replace(year=year, day=28)
+    """The last day a surgery may be planned for: one year from today."""
+    return _years_from(today, PLANNED_DATE_MAX_YEARS)
+
+
+def earliest_date_of_birth(today: datetime.date) -> datetime.date:
+    """The earliest date of birth a new consent accepts: 120 years before today."""
+    return _years_from(today, -MAX_AGE_YEARS)
 
 
 def _end_of_day(day: datetime.date) -> datetime.datetime:
@@ -160,11 +172,13 @@ def consent_issue(
     if planned_date < today:
         raise ConsentError("The planned date of surgery is in the past.")
     if planned_date > latest_planned_date(today):
-        raise ConsentError("The planned date of surgery must be within two years from today.")
+        raise ConsentError("The planned date of surgery must be within one year from today.")
     if patient.date_of_birth >= today:
         raise ConsentError("The date of birth must be in the past.")
-    if patient.date_of_birth < EARLIEST_DATE_OF_BIRTH:
-        raise ConsentError("The date of birth must be on or after 1 January 1900.")
+    if patient.date_of_birth < earliest_date_of_birth(today):
+        raise ConsentError(
+            f"The date of birth must be within the last {MAX_AGE_YEARS} years. Check the year."
+        )
     if team is not None and not team.members.filter(pk=actor.user.pk).exists():
         raise ConsentError("You can only share a consent with a team you belong to.")
     if email_patient and not patient.email.strip():
@@ -325,6 +339,24 @@ def _notify_surgeon(consent: Consent, action: str) -> None:
     transaction.on_commit(lambda: notify.surgeon_event(consent, action), robust=True)
 
 
+def _email_after_commit(consent: Consent, send, *, action: str, actor: Actor) -> None:
+    """Once the change commits, send an email and audit `<action>_emailed` only after the mail
+    server took it (`<action>_email_failed` if not; nothing if there was nobody to send to),
+    as link emails are. robust: a failed email never undoes the change it is about."""
+
+    def run() -> None:
+        sent = send(consent)
+        if sent is None:
+            return
+        audit_append(
+            actor=actor,
+            action=f"{action}_emailed" if sent else f"{action}_email_failed",
+            consent=consent,
+        )
+
+    transaction.on_commit(run, robust=True)
+
+
 def _lock(consent: Consent) -> Consent:
     """Re-read the consent under a row lock, so that two requests never change it at once."""
     return Consent.objects.select_for_update().get(pk=consent.pk)
@@ -368,17 +400,23 @@ def _touch(consent: Consent) -> None:
     consent.save(update_fields=["updated_at"])
 
 
+def reissue_refusal(consent: Consent) -> str | None:
+    """Why no new link can be made for this consent now, in plain words; None if it can."""
+    if consent.status not in REISSUABLE_STATES:
+        return f"A new link cannot be made: this consent is {consent.get_status_display().lower()}."
+    if consent.planned_date < timezone.localdate():
+        return "A new link cannot be made: the planned date has passed."
+    return None
+
+
 def consent_reissue_link(*, consent: Consent, actor: Actor) -> IssuedLink:
-    """Give the patient a new link; the old one stops working at once."""
+    """Give the patient a new link; the old one stops working at once. Only for a consent the
+    patient can still sign (views ask the surgeon to confirm first)."""
     _require_manager(consent, actor, "make a new link")
     with transaction.atomic():
         consent = _lock(consent)
-        if consent.status not in REISSUABLE_STATES:
-            raise ConsentError(
-                f"A new link cannot be issued: this consent is {consent.get_status_display().lower()}."
-            )
-        if consent.planned_date < timezone.localdate():
-            raise ConsentError("A new link cannot be issued: the planned date has passed.")
+        if refusal := reissue_refusal(consent):
+            raise ConsentError(refusal)
         ended = _end_live_link(consent=consent, reason=LinkEndReason.REISSUED)
         return _create_link(consent=consent, actor=actor, replaces=ended)
 
@@ -510,6 +548,10 @@ def link_verify_identity(
             if locked:
                 audit_append(
                     actor=actor, action="link_locked", consent=consent, details={"link": link.pk}
+                )
+                # The surgeon's team learns of it now, not when the patient calls.
+                _email_after_commit(
+                    consent, notify.link_locked, action="lock", actor=Actor.system()
                 )
                 return IdentityResult(state=LinkState.LOCKED)
             return IdentityResult(
@@ -656,6 +698,12 @@ def consent_answer_question(
             consent=consent,
             details={"question": question.pk, "text": text},
         )
+        if (
+            consent.patient.email
+            and not consent.questions.filter(answered_at__isnull=True).exists()
+        ):
+            # The patient waits for every answer before signing: one email, when the last comes.
+            _email_after_commit(consent, notify.patient_answer_ready, action="answer", actor=actor)
     return question
 
 

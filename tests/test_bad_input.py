@@ -89,7 +89,7 @@ class TestTheFiveCausesFromTheIssue:
             issue_data(rhizotomy, planned_date="9999-12-31"),
         )
         assert response.status_code == 200
-        assert "must be within two years from today" in response.text
+        assert "must be within one year from today" in response.text
         assert not Consent.objects.exists()
 
 
@@ -117,20 +117,59 @@ class TestTheIssueForm:
         )
 
     @time_machine.travel(datetime.datetime(2026, 3, 10, 12, tzinfo=datetime.UTC))
-    def test_the_planned_date_may_be_two_years_ahead_and_no_more(self, client, surgeon, rhizotomy):
-        response = self.post(client, surgeon, rhizotomy, planned_date="2028-03-11")
-        assert "on or before 10 March 2028" in visible(response)
+    def test_the_planned_date_may_be_one_year_ahead_and_no_more(self, client, surgeon, rhizotomy):
+        response = self.post(client, surgeon, rhizotomy, planned_date="2027-03-11")
+        assert "within one year from today (on or before 10 March 2027)" in visible(response)
         assert not Consent.objects.exists()
-        response = self.post(client, surgeon, rhizotomy, planned_date="2028-03-10")
+        response = self.post(client, surgeon, rhizotomy, planned_date="2027-03-10")
         assert response.status_code == 302
-        assert Consent.objects.get().planned_date == datetime.date(2028, 3, 10)
+        assert Consent.objects.get().planned_date == datetime.date(2027, 3, 10)
 
-    def test_a_date_of_birth_before_1900_is_refused(self, client, surgeon, rhizotomy):
-        response = self.post(client, surgeon, rhizotomy, date_of_birth="1899-12-31")
-        assert "on or after 1 January 1900" in visible(response)
-        assert not Consent.objects.exists()
-        response = self.post(client, surgeon, rhizotomy, date_of_birth="1900-01-01")
+    @time_machine.travel(datetime.datetime(2026, 3, 10, 12, tzinfo=datetime.UTC))
+    def test_a_patient_over_120_years_old_is_refused(self, client, surgeon, rhizotomy):
+        for too_old in ("1900-01-01", "1906-03-09"):
+            response = self.post(client, surgeon, rhizotomy, date_of_birth=too_old)
+            assert "over 120 years old" in visible(response)
+            assert "on or after 10 March 1906" in visible(response)
+            assert not Consent.objects.exists()
+        response = self.post(client, surgeon, rhizotomy, date_of_birth="1906-03-10")
         assert response.status_code == 302
+
+    @time_machine.travel(datetime.datetime(2026, 3, 10, 12, tzinfo=datetime.UTC))
+    def test_a_patient_issued_near_the_age_bound_can_still_confirm_later(self, surgeon, rhizotomy):
+        form = DateOfBirthForm({"day": "10", "month": "3", "year": "1906"})
+        with time_machine.travel(datetime.datetime(2026, 4, 1, 12, tzinfo=datetime.UTC)):
+            assert form.is_valid()
+
+    def test_severity_is_asked_for_only_when_an_extra_risk_is_given(
+        self, client, surgeon, rhizotomy
+    ):
+        response = self.post(
+            client,
+            surgeon,
+            rhizotomy,
+            **{"extra-0-severity": "", "extra-1-severity": ""},
+        )
+        assert response.status_code == 302  # empty optional blocks: no severity needed
+        response = self.post(
+            client,
+            surgeon,
+            rhizotomy,
+            **{"extra-0-title": "Heart", "extra-0-explanation": "Why.", "extra-0-severity": ""},
+        )
+        assert response.status_code == 200
+        assert "Choose how serious this risk is." in visible(response)
+        assert 'value="Heart"' in response.text  # what was typed is kept
+        assert Consent.objects.count() == 1
+
+    def test_severity_is_not_marked_required_in_the_optional_block(
+        self, client, surgeon, rhizotomy
+    ):
+        client.force_login(surgeon)
+        page = client.get(reverse("consent_new_for", args=[rhizotomy.slug])).text
+        block = page[page.index("Risks specific to this patient") :]
+        assert "asteriskField" not in block and "required" not in block
+        assert "Needed if you add this risk." in block
 
     @pytest.mark.parametrize("digits", OTHER_DIGITS)
     def test_a_date_in_other_digits_is_refused(self, client, surgeon, rhizotomy, digits):
@@ -168,8 +207,8 @@ class TestTheIssueForm:
     def test_the_service_refuses_dates_out_of_range_too(self, surgeon, rhizotomy):
         today = timezone.localdate()
         cases = [
-            (today + datetime.timedelta(days=3 * 365), DOB, "within two years"),
-            (today + datetime.timedelta(days=10), datetime.date(1899, 12, 31), "1 January 1900"),
+            (today + datetime.timedelta(days=367), DOB, "within one year"),
+            (today + datetime.timedelta(days=10), datetime.date(1899, 12, 31), "last 120 years"),
         ]
         for planned, born, message in cases:
             with pytest.raises(ConsentError, match=message):

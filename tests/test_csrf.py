@@ -162,8 +162,8 @@ def reissue_form(surgeon):
     consent, _ = issue(surgeon)
     return Form(
         signed_in(surgeon),
-        reverse("consent_detail", args=[consent.pk]),
-        {},
+        reverse("consent_reissue", args=[consent.pk]),
+        {"confirm": "on"},
         action=reverse("consent_reissue", args=[consent.pk]),
         done=lambda response: consent.links.count() == 2,
     )

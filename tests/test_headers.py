@@ -71,7 +71,7 @@ class TestNoStore:
         assert "no-store" in response["Cache-Control"]
 
     def test_no_page_showing_patient_data_is_stored(self, client, surgeon, admin_user):
-        consent, _ = ready_to_sign(surgeon)
+        consent, issued = ready_to_sign(surgeon)
         sign(consent)
         client.force_login(surgeon)
         surgeon_pages = [
@@ -88,8 +88,9 @@ class TestNoStore:
             assert "no-store" in response["Cache-Control"], url
 
         patient = client.__class__()
-        reissued = patient_link_for(surgeon, consent)
-        patient.post(reissued, {"day": "27", "month": "3", "year": "1964"})
+        # The link issued before signing still opens the signed consent (to withdraw).
+        link = reverse("patient_link", args=[issued.token])
+        patient.post(link, {"day": "27", "month": "3", "year": "1964"})
         for url in [reverse("patient_done"), reverse("patient_document")]:
             response = patient.get(url)
             assert response.status_code == 200, url
@@ -128,12 +129,3 @@ class TestNoStore:
 
         response = NoStoreMiddleware(view)(RequestFactory().get("/"))
         assert response["Cache-Control"] == "public, max-age=60"
-
-
-def patient_link_for(surgeon, consent) -> str:
-    from consent.services import consent_reissue_link
-
-    from .helpers import surgeon_actor
-
-    issued = consent_reissue_link(consent=consent, actor=surgeon_actor(surgeon))
-    return reverse("patient_link", args=[issued.token])

@@ -86,7 +86,9 @@ class TestEmailFailed:
         first_link = consent.links.get()
         settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
-        response = client.post(reverse("consent_reissue", args=[consent.pk]), follow=True)
+        response = client.post(
+            reverse("consent_reissue", args=[consent.pk]), {"confirm": "on"}, follow=True
+        )
         assert "The new link was emailed to the patient" in response.text
         assert 'id="email-failed"' not in response.text
         new_link = consent.links.get(ended_at__isnull=True)
@@ -98,7 +100,9 @@ class TestEmailFailed:
     def test_a_retry_that_fails_again_says_so_again(self, client, surgeon, closed_smtp_port):
         client.force_login(surgeon)
         consent, _ = issue_with_email(client)
-        response = client.post(reverse("consent_reissue", args=[consent.pk]), follow=True)
+        response = client.post(
+            reverse("consent_reissue", args=[consent.pk]), {"confirm": "on"}, follow=True
+        )
         assert "The new link was emailed" not in response.text
         assert "The link could not be emailed to the patient" in response.text
         assert actions(consent).count("link_email_failed") == 2
@@ -123,4 +127,9 @@ class TestEmailFailed:
         consent, _ = issue_with_email(client)
         client.force_login(outsider)
         assert client.get(reverse("consent_detail", args=[consent.pk])).status_code == 404
-        assert client.post(reverse("consent_reissue", args=[consent.pk])).status_code == 404
+        assert (
+            client.post(
+                reverse("consent_reissue", args=[consent.pk]), {"confirm": "on"}
+            ).status_code
+            == 404
+        )

@@ -138,7 +138,7 @@ class TestNewLinkNeverInTheSessionTable:
     def test_a_reissued_link_is_kept_out_of_the_table_too(self, surgeon):
         consent, _ = issue(surgeon)
         client = signed_in()
-        client.post(reverse("consent_reissue", args=[consent.pk]))
+        client.post(reverse("consent_reissue", args=[consent.pk]), {"confirm": "on"})
         stored_between = decoded_sessions()
         page = client.get(reverse("consent_detail", args=[consent.pk])).text
         token = re.search(r"/p/([A-Za-z0-9_-]{40,})/", page)[1]

@@ -19,12 +19,15 @@ from consent.models import (
 )
 from consent.services import (
     ConsentError,
+    LinkState,
     consent_acknowledge_item,
     consent_answer_question,
     consent_ask_question,
     consent_reissue_link,
     consent_revoke,
     consent_withdraw,
+    link_find,
+    link_state,
     names_match,
 )
 
@@ -325,10 +328,12 @@ class TestAfterSigning:
             tamper(consent)
         assert snapshot(consent) == before
 
-    def test_a_new_link_can_still_be_issued_after_signing(self, surgeon):
-        consent, _ = ready_to_sign(surgeon)
+    def test_no_new_link_is_made_after_signing_and_the_old_one_still_opens(self, surgeon):
+        consent, issued = ready_to_sign(surgeon)
         sign(consent)
-        assert consent_reissue_link(consent=consent, actor=surgeon_actor(surgeon)).token
+        with pytest.raises(ConsentError, match="this consent is signed"):
+            consent_reissue_link(consent=consent, actor=surgeon_actor(surgeon))
+        assert link_state(link_find(issued.token)) == LinkState.OK  # to withdraw with
 
 
 class TestWithdraw:

@@ -105,7 +105,12 @@ class TestConsentPage:
         consent, _ = issue(surgeon)
         client.force_login(outsider)
         assert client.get(reverse("consent_detail", args=[consent.pk])).status_code == 404
-        assert client.post(reverse("consent_reissue", args=[consent.pk])).status_code == 404
+        assert (
+            client.post(
+                reverse("consent_reissue", args=[consent.pk]), {"confirm": "on"}
+            ).status_code
+            == 404
+        )
         assert (
             client.post(reverse("consent_revoke", args=[consent.pk]), {"reason": "x"}).status_code
             == 404
@@ -124,7 +129,9 @@ class TestConsentPage:
     def test_reissuing_shows_a_new_link_once(self, client, surgeon):
         consent, old = issue(surgeon)
         client.force_login(surgeon)
-        response = client.post(reverse("consent_reissue", args=[consent.pk]), follow=True)
+        response = client.post(
+            reverse("consent_reissue", args=[consent.pk]), {"confirm": "on"}, follow=True
+        )
         assert "shown only now" in response.text
         assert "The old link no longer works" in response.text
         assert old.token not in response.text
@@ -153,8 +160,10 @@ class TestConsentPage:
         )
         assert "cannot be revoked" in response.text
 
-    def test_reissue_and_revoke_need_a_post(self, client, surgeon):
+    def test_revoke_needs_a_post_and_a_get_of_reissue_only_asks(self, client, surgeon):
         consent, _ = issue(surgeon)
         client.force_login(surgeon)
-        assert client.get(reverse("consent_reissue", args=[consent.pk])).status_code == 405
+        response = client.get(reverse("consent_reissue", args=[consent.pk]))
+        assert response.status_code == 200 and "will stop working" in response.text
+        assert consent.links.count() == 1
         assert client.get(reverse("consent_revoke", args=[consent.pk])).status_code == 405

@@ -222,7 +222,9 @@ class TestTeamsAndActions:
             reverse("consent_revoke", args=[consent.pk]), {"reason": "No"}, follow=True
         )
         assert "Only the issuing surgeon can revoke it" in response.text
-        response = client.post(reverse("consent_reissue", args=[consent.pk]), follow=True)
+        response = client.post(
+            reverse("consent_reissue", args=[consent.pk]), {"confirm": "on"}, follow=True
+        )
         assert "Only the issuing surgeon can make a new link" in response.text
         consent.refresh_from_db()
         assert consent.status == ConsentStatus.IN_REVIEW
@@ -272,7 +274,9 @@ class TestTeamsAndActions:
     def test_the_link_panel_offers_a_printable_handout(self, client, surgeon):
         consent, _ = issue(surgeon)
         client.force_login(surgeon)
-        page = client.post(reverse("consent_reissue", args=[consent.pk]), follow=True).text
+        page = client.post(
+            reverse("consent_reissue", args=[consent.pk]), {"confirm": "on"}, follow=True
+        ).text
         assert "Print a handout for the patient" in page
         handout = page[page.index('<section class="handout"') :]
         assert "Enter your date of birth" in handout and "<svg" in handout and "/p/" in handout

@@ -15,9 +15,15 @@ from django.http import (
 )
 from django.template import loader
 
+from ..contact import hospital_contact
 
-def _site() -> dict[str, str]:
-    return {"APP_NAME": settings.APP_NAME, "HOSPITAL_NAME": settings.HOSPITAL_NAME}
+
+def _site() -> dict:
+    return {
+        "APP_NAME": settings.APP_NAME,
+        "HOSPITAL_NAME": settings.HOSPITAL_NAME,
+        "contact": hospital_contact(),
+    }
 
 
 def _render(template_name: str, **context) -> str:

@@ -62,7 +62,7 @@ def patient_link(request: HttpRequest, token: str) -> HttpResponse:
     link = link_find(token)
     state = link_state(link)
     if state != LinkState.OK:
-        return patient_session.link_problem(request, state)
+        return patient_session.link_problem(request, state, link.consent if link else None)
     if patient_session.current_link_id(request) == link.pk:
         return redirect("patient_start")  # this browser already proved who it is
 
@@ -77,7 +77,7 @@ def patient_link(request: HttpRequest, token: str) -> HttpResponse:
             patient_session.start(request, link)
             return redirect("patient_start")
         if result.state != LinkState.OK:
-            return patient_session.link_problem(request, result.state)
+            return patient_session.link_problem(request, result.state, link.consent)
         left = result.attempts_left
         form.add_error(
             None,
@@ -97,7 +97,7 @@ def _closed_response(request: HttpRequest, consent: Consent) -> HttpResponse | N
     if consent.is_open and consent.planned_date < timezone.localdate():
         consent_expire(consent=consent, actor=Actor.system())
         patient_session.end(request)
-        return patient_session.link_problem(request, LinkState.CLOSED)
+        return patient_session.link_problem(request, LinkState.CLOSED, consent)
     if consent.status in (ConsentStatus.SIGNED, ConsentStatus.WITHDRAWN):
         return redirect("patient_done")
     return None
@@ -226,7 +226,13 @@ def patient_question(request: HttpRequest, item_id: int) -> HttpResponse:
     except ConsentError as exc:
         return _render_risks(request, consent, question_error=(item_id, str(exc), typed))
     messages.success(
-        request, "Your question was sent. The surgeon's team will answer it here, beside the risk."
+        request,
+        "Your question was sent. The surgeon's team will answer it here, beside the risk."
+        + (
+            " We will email you when there is an answer."
+            if consent.patient.email
+            else " Open your link again later to see the answer."
+        ),
     )
     return redirect(f"{reverse('patient_risks')}#item-{item_id}")
 

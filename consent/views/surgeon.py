@@ -13,21 +13,23 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from procedures.models import Procedure
 
 from .. import new_link
 from ..actors import Actor
+from ..contact import contact_for
 from ..forms import (
     AnswerForm,
     ConsentIssueForm,
     DashboardForm,
     ExtraRiskFormSet,
     LoginForm,
+    ReissueForm,
     RevokeForm,
 )
-from ..models import OPEN_STATES, REISSUABLE_STATES, Consent, ConsentStatus
+from ..models import OPEN_STATES, Consent, ConsentStatus
 from ..services import (
     ConsentError,
     EmailOutcome,
@@ -38,6 +40,7 @@ from ..services import (
     consent_reissue_link,
     consent_revoke,
     link_email_failed,
+    reissue_refusal,
     user_end_sessions,
 )
 from .common import pdf_response
@@ -66,7 +69,9 @@ def home(request: HttpRequest) -> HttpResponse:
     form = DashboardForm(request.GET or None)
     options = form.values()
     visible = Consent.objects.for_surgeon(request.user)
-    consents = visible.select_related("patient", "surgeon").with_open_question_count()
+    consents = (
+        visible.select_related("patient", "surgeon").with_open_question_count().with_link_locked()
+    )
     if options["status"] == DashboardForm.WAITING:
         consents = consents.waiting_for_answer()
     elif options["status"]:
@@ -178,7 +183,7 @@ def _pop_new_link(request: HttpRequest, consent: Consent) -> dict | None:
         return None
     url = request.build_absolute_uri(reverse("patient_link", args=[token]))
     qr_svg = segno.make(url, error="m").svg_inline(scale=4, title="QR code of the patient's link")
-    return {"url": url, "qr_svg": qr_svg}
+    return {"url": url, "qr_svg": qr_svg, "contact": contact_for(consent)}
 
 
 @never_cache
@@ -199,7 +204,7 @@ def _render_detail(
     items = list(consent.items.prefetch_related("questions__answered_by"))
     events = list(consent.audit_events.all())
     live_link = consent.links.filter(ended_at__isnull=True).first()
-    can_reissue = consent.status in REISSUABLE_STATES and consent.can_manage(request.user)
+    can_reissue = reissue_refusal(consent) is None and consent.can_manage(request.user)
     return render(
         request,
         "consent/consent_detail.html",
@@ -213,6 +218,7 @@ def _render_detail(
             "document": getattr(consent, "document", None),
             "new_link": _pop_new_link(request, consent),
             "live_link": live_link,
+            "link_locked": bool(live_link and live_link.locked_at and consent.is_open),
             "email_failed": link_email_failed(consent, live_link, events),
             "events": events,
             "revoke_form": revoke_form or RevokeForm(),
@@ -224,10 +230,28 @@ def _render_detail(
     )
 
 
+@never_cache
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def consent_reissue(request: HttpRequest, pk: int) -> HttpResponse:
+    """Make a new link, once the surgeon has confirmed that the current one stops working."""
     consent = _get_consent_for_user(request, pk)
+    form = ReissueForm(request.POST if request.method == "POST" else None)
+    if request.method == "GET" or not form.is_valid():
+        refusal = reissue_refusal(consent)
+        if refusal is None and not consent.can_manage(request.user):
+            refusal = "Only the issuing surgeon can make a new link."
+        return render(
+            request,
+            "consent/consent_reissue.html",
+            {
+                "consent": consent,
+                "form": form,
+                "refusal": refusal,
+                "live_link": consent.links.filter(ended_at__isnull=True).first(),
+            },
+            status=400 if form.errors else 200,
+        )
     try:
         issued = consent_reissue_link(consent=consent, actor=Actor.surgeon(request))
     except ConsentError as exc:

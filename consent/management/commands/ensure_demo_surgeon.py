@@ -39,6 +39,8 @@ class Command(BaseCommand):
             )
             credentials.write_text(f"{DEMO_USERNAME}\n{password}\n", encoding="utf-8")
             credentials.chmod(0o600)
+        if options["verbosity"] < 1:
+            return  # `make run` prints the sign-in line last, once the demo data is there
         if credentials.exists():
             username, password = credentials.read_text(encoding="utf-8").split()[:2]
             self.stdout.write(
