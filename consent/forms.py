@@ -377,6 +377,15 @@ class WithdrawForm(PlainForm):
     )
 
 
+class RecordWithdrawalForm(PlainForm):
+    reason = forms.CharField(
+        label="How did the patient tell you, and why are they withdrawing?",
+        max_length=QUESTION_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 2, "maxlength": QUESTION_MAX_LENGTH}),
+        error_messages={"required": "Say how the patient told you, and why they are withdrawing."},
+    )
+
+
 class VerifyForm(PlainForm):
     code = forms.CharField(
         label="Verification code",

@@ -965,12 +965,18 @@ def document_download(*, consent: Consent, actor: Actor) -> tuple[bytes, str]:
     return data, filename
 
 
-def consent_withdraw(*, consent: Consent, reason: str, actor: Actor) -> Consent:
+def consent_withdraw(
+    *, consent: Consent, reason: str, actor: Actor, recorded_by_team: bool = False
+) -> Consent:
     """The patient withdraws, before or after signing, up to the planned date.
 
-    A signed consent keeps its signature and its document; it is marked withdrawn.
+    A signed consent keeps its signature and its document; it is marked withdrawn. A patient
+    who tells the team (by phone, in clinic) is recorded by the issuing surgeon with
+    recorded_by_team: the audit event then names the surgeon as the one who recorded it.
     """
     reason = reason.strip()
+    if recorded_by_team and not reason:
+        raise ConsentError("Say how the patient told you, and why they are withdrawing.")
     if len(reason) > QUESTION_MAX_LENGTH:
         raise ConsentError(f"Please keep the reason under {QUESTION_MAX_LENGTH} characters.")
     with transaction.atomic():
@@ -979,6 +985,8 @@ def consent_withdraw(*, consent: Consent, reason: str, actor: Actor) -> Consent:
             raise ConsentError(
                 f"This consent cannot be withdrawn: it is {consent.get_status_display().lower()}."
             )
+        if recorded_by_team and consent.status != ConsentStatus.SIGNED:
+            raise ConsentError("Before the patient signs, revoke the consent instead.")
         if consent.planned_date < timezone.localdate():
             raise ConsentError(
                 "The planned date of your operation has passed, so this consent can no longer be "
@@ -990,7 +998,7 @@ def consent_withdraw(*, consent: Consent, reason: str, actor: Actor) -> Consent:
             actor=actor,
             action="consent_withdrawn",
             consent=consent,
-            details={"reason": reason, "was": was},
+            details={"reason": reason, "was": was, "recorded_by_team": recorded_by_team},
         )
         _notify_surgeon(consent, "consent_withdrawn")
     return consent

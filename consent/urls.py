@@ -12,6 +12,11 @@ urlpatterns = [
     path("consents/<int:pk>/", surgeon.consent_detail, name="consent_detail"),
     path("consents/<int:pk>/reissue/", surgeon.consent_reissue, name="consent_reissue"),
     path("consents/<int:pk>/revoke/", surgeon.consent_revoke_view, name="consent_revoke"),
+    path(
+        "consents/<int:pk>/withdrawal/",
+        surgeon.consent_record_withdrawal,
+        name="consent_record_withdrawal",
+    ),
     path("consents/<int:pk>/document.pdf", surgeon.consent_document, name="consent_document"),
     path("verify/", public.verify, name="verify"),
     path(

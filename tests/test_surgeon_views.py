@@ -4,7 +4,7 @@ from django.urls import reverse
 from consent.models import Consent, ConsentStatus
 from procedures.models import Procedure
 
-from .helpers import issue, issue_form_data
+from .helpers import issue, issue_form_data, ready_to_sign, sign, surgeon_actor
 
 pytestmark = pytest.mark.usefixtures("library")
 
@@ -167,3 +167,74 @@ class TestConsentPage:
         assert response.status_code == 200 and "will stop working" in response.text
         assert consent.links.count() == 1
         assert client.get(reverse("consent_revoke", args=[consent.pk])).status_code == 405
+
+
+class TestRecordWithdrawal:
+    """A signed patient whose link is gone tells the team; the issuing surgeon records it."""
+
+    def signed(self, surgeon):
+        consent, _ = ready_to_sign(surgeon)
+        sign(consent)
+        consent.refresh_from_db()
+        return consent
+
+    def test_the_surgeon_records_it_and_the_audit_says_who(self, client, surgeon):
+        consent = self.signed(surgeon)
+        client.force_login(surgeon)
+        page = client.get(reverse("consent_detail", args=[consent.pk]))
+        assert "Record the patient's withdrawal" in page.text
+        response = client.post(
+            reverse("consent_record_withdrawal", args=[consent.pk]),
+            {"reason": "Phoned the clinic: <b>wants</b> to wait a year."},
+        )
+        assert response.status_code == 302
+        consent.refresh_from_db()
+        assert consent.status == ConsentStatus.WITHDRAWN
+        assert consent.signatures.exists() and consent.document
+        event = consent.audit_events.get(action="consent_withdrawn")
+        assert event.actor_type == "surgeon" and event.actor_user == surgeon
+        assert event.details["recorded_by_team"] is True
+        page = client.get(reverse("consent_detail", args=[consent.pk]))
+        assert "&lt;b&gt;wants&lt;/b&gt;" in page.text
+        assert "Record the patient" not in page.text
+
+    def test_a_reason_is_required_and_kept_when_refused(self, client, surgeon):
+        consent = self.signed(surgeon)
+        client.force_login(surgeon)
+        response = client.post(
+            reverse("consent_record_withdrawal", args=[consent.pk]), {"reason": " "}
+        )
+        assert response.status_code == 400
+        assert "Say how the patient told you" in response.text
+        consent.refresh_from_db()
+        assert consent.status == ConsentStatus.SIGNED
+
+    def test_not_offered_before_signing_or_to_a_colleague(self, client, surgeon, colleague):
+        consent, _ = ready_to_sign(surgeon)
+        client.force_login(surgeon)
+        assert (
+            "Record the patient"
+            not in client.get(reverse("consent_detail", args=[consent.pk])).text
+        )
+        response = client.post(
+            reverse("consent_record_withdrawal", args=[consent.pk]), {"reason": "asked"}
+        )
+        consent.refresh_from_db()
+        assert consent.status == ConsentStatus.IN_REVIEW  # the service refuses: not signed
+        sign(consent)
+        client.force_login(colleague)
+        response = client.post(
+            reverse("consent_record_withdrawal", args=[consent.pk]), {"reason": "asked"}
+        )
+        assert response.status_code == 404
+        consent.refresh_from_db()
+        assert consent.status == ConsentStatus.SIGNED
+
+    def test_the_service_refuses_an_empty_reason_from_the_team(self, surgeon):
+        from consent.services import ConsentError, consent_withdraw
+
+        consent = self.signed(surgeon)
+        with pytest.raises(ConsentError):
+            consent_withdraw(
+                consent=consent, reason="", actor=surgeon_actor(surgeon), recorded_by_team=True
+            )

@@ -26,6 +26,7 @@ from ..forms import (
     DashboardForm,
     ExtraRiskFormSet,
     LoginForm,
+    RecordWithdrawalForm,
     ReissueForm,
     RevokeForm,
 )
@@ -39,6 +40,7 @@ from ..services import (
     consent_issue,
     consent_reissue_link,
     consent_revoke,
+    consent_withdraw,
     link_email_failed,
     reissue_refusal,
     user_end_sessions,
@@ -198,9 +200,10 @@ def _render_detail(
     *,
     answer_error: tuple[int, str, str] | None = None,
     revoke_form: RevokeForm | None = None,
+    withdrawal_form: RecordWithdrawalForm | None = None,
 ) -> HttpResponse:
     """A consent's page. answer_error: (question id, message, the text the surgeon wrote);
-    revoke_form: a refused revoke form, shown again with what was typed."""
+    revoke_form, withdrawal_form: a refused form, shown again with what was typed."""
     items = list(consent.items.prefetch_related("questions__answered_by"))
     events = list(consent.audit_events.all())
     live_link = consent.links.filter(ended_at__isnull=True).first()
@@ -225,8 +228,13 @@ def _render_detail(
             "can_manage": consent.can_manage(request.user),
             "can_revoke": consent.is_open and consent.can_manage(request.user),
             "can_reissue": can_reissue,
+            "withdrawal_form": withdrawal_form or RecordWithdrawalForm(),
+            # A signed patient who tells the team they withdraw (their link may be gone).
+            "can_record_withdrawal": consent.status == ConsentStatus.SIGNED
+            and consent.planned_date >= timezone.localdate()
+            and consent.can_manage(request.user),
         },
-        status=400 if answer_error or revoke_form else 200,
+        status=400 if answer_error or revoke_form or withdrawal_form else 200,
     )
 
 
@@ -283,6 +291,31 @@ def consent_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, str(exc))
     else:
         messages.success(request, "The consent was revoked. The patient's link no longer works.")
+    return redirect("consent_detail", pk=consent.pk)
+
+
+@login_required
+@require_POST
+def consent_record_withdrawal(request: HttpRequest, pk: int) -> HttpResponse:
+    """The patient told the team they withdraw a signed consent: the issuing surgeon records it."""
+    consent = _get_consent_for_user(request, pk)
+    form = RecordWithdrawalForm(request.POST)
+    if not consent.can_manage(request.user):
+        messages.error(request, "Only the issuing surgeon can record a withdrawal.")
+        return redirect("consent_detail", pk=consent.pk)
+    if not form.is_valid():
+        return _render_detail(request, consent, withdrawal_form=form)
+    try:
+        consent_withdraw(
+            consent=consent,
+            actor=Actor.surgeon(request),
+            reason=form.cleaned_data["reason"],
+            recorded_by_team=True,
+        )
+    except ConsentError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "The patient's withdrawal is recorded. The consent is withdrawn.")
     return redirect("consent_detail", pk=consent.pk)
 
 
