@@ -262,6 +262,19 @@ class RevokeForm(PlainForm):
     )
 
 
+class PatientNameForm(PlainForm):
+    """The surgeon's correction of the patient's name, before the patient signs."""
+
+    full_name = forms.CharField(
+        label="Patient's full name",
+        max_length=200,
+        error_messages={"required": "Enter the patient's full name."},
+    )
+
+    def clean_full_name(self) -> str:
+        return " ".join(self.cleaned_data["full_name"].split())
+
+
 class DateOfBirthForm(PlainForm):
     """Day, month and year as three boxes: easier than a date picker for a birth date."""
 
@@ -323,7 +336,9 @@ class SignForm(PlainForm):
     typed_name = forms.CharField(
         label="Type your full name",
         max_length=200,
+        help_text="As shown at the top of this page. You can leave out middle names.",
         widget=forms.TextInput(attrs={"autocomplete": "name", "class": "form-control-lg"}),
+        error_messages={"required": "Type your name to sign."},
     )
     statement = forms.BooleanField(
         required=True,

@@ -336,6 +336,7 @@ AUDIT_ACTION_LABELS = {
     "document_downloaded": "Signed PDF downloaded",
     "consent_withdrawn": "Withdrawn by the patient",
     "consent_revoked": "Revoked by the surgeon's team",
+    "patient_name_corrected": "Patient's name corrected by the surgeon",
     "consent_expired": "Expired: the planned date passed unsigned",
 }
 

@@ -50,13 +50,9 @@ MAX_NAME_LENGTH = 1000
 
 def name_words(name: str) -> list[str]:
     """The name's words as keys (see rule 1); empty words (a lone hyphen) are left out."""
-    text = unicodedata.normalize("NFKD", str(name))
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    text = text.casefold().translate(PLAIN_LETTERS)
-    # casefold and the table can make new decomposable text (rare): normalise once more.
-    text = "".join(
-        ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch)
-    )
+    text = unicodedata.normalize("NFKD", str(name)).casefold().translate(PLAIN_LETTERS)
+    # NFKD has split each accent off its letter; like every mark, space, hyphen, quote or
+    # control character, it is not alphanumeric, so only the letters and digits are kept.
     words = (
         "".join(ch for ch in word if ch.isalnum() and ch not in APOSTROPHE_LETTERS)
         for word in text.split()

@@ -48,6 +48,7 @@ from .models import (
     Team,
     UserSession,
 )
+from .names import names_match
 from .signature_image import SignatureImageError, check_png
 
 logger = logging.getLogger(__name__)
@@ -410,6 +411,54 @@ def consent_revoke(*, consent: Consent, actor: Actor, reason: str) -> Consent:
     return consent
 
 
+PATIENT_NAME_MAX_LENGTH = 200
+
+
+def consent_correct_patient_name(*, consent: Consent, full_name: str, actor: Actor) -> Consent:
+    """The issuing surgeon corrects the patient's name (a typo, a missing name) before the
+    patient signs. The audit event keeps the old and the new name, and the new record that
+    signing and audit_verify check the consent against from then on."""
+    _require_manager(consent, actor, "correct the patient's name")
+    full_name = " ".join(stored_text(full_name, PATIENT_NAME_MAX_LENGTH + 1).split())
+    if not full_name:
+        raise ConsentError("Enter the patient's full name.")
+    if len(full_name) > PATIENT_NAME_MAX_LENGTH:
+        raise ConsentError(
+            f"The patient's name can have at most {PATIENT_NAME_MAX_LENGTH} characters."
+        )
+    with transaction.atomic():
+        consent = _lock(consent)
+        if consent.status == ConsentStatus.SIGNED or consent.signed_at is not None:
+            raise ConsentError("The patient has signed this consent, so their name cannot change.")
+        if consent.status not in OPEN_STATES:
+            raise ConsentError(
+                "The patient's name cannot be changed: this consent is "
+                f"{consent.get_status_display().lower()}."
+            )
+        patient = Patient.objects.select_for_update().get(pk=consent.patient_id)
+        if patient.consents.exclude(pk=consent.pk).exists():
+            # Never the case for a consent issued here (each has its own patient row).
+            raise ConsentError(
+                "This patient record belongs to more than one consent, so it cannot be "
+                "corrected here."
+            )
+        old = patient.full_name
+        if full_name == old:
+            raise ConsentError("That is already the patient's name on this consent.")
+        patient.full_name = full_name
+        patient.save(update_fields=["full_name"])
+        consent.patient = patient
+        # A signature being made right now sees the change and stops (_check_claim_still_good).
+        _touch(consent)
+        audit_append(
+            actor=actor,
+            action="patient_name_corrected",
+            consent=consent,
+            details={"old": old, "new": full_name, "record": issued_record(consent)},
+        )
+    return consent
+
+
 def consent_expire(*, consent: Consent, actor: Actor | None = None) -> Consent:
     """Close an unsigned consent whose planned date has passed."""
     with transaction.atomic():
@@ -670,11 +719,6 @@ def consent_statement(consent: Consent) -> str:
     )
 
 
-def names_match(typed: str, expected: str) -> bool:
-    """Same name, ignoring case and extra spaces."""
-    return " ".join(typed.split()).casefold() == " ".join(expected.split()).casefold()
-
-
 class SigningInProgress(ConsentError):
     """Another request is making this consent's signature right now."""
 
@@ -847,7 +891,7 @@ def _check_ready_to_sign(consent: Consent, typed_name: str) -> None:
         .first()
     ) or {}
     content = consent.compute_content_sha256()
-    record = issued.get("record")
+    record = _latest_record(consent, issued)
     if (
         content != consent.content_sha256
         or issued.get("content_sha256", content) != content
@@ -874,9 +918,24 @@ def _check_ready_to_sign(consent: Consent, typed_name: str) -> None:
         )
     if not names_match(typed_name, consent.patient.full_name):
         raise ConsentError(
-            "The name you typed does not match the name on this consent. "
-            "Please type your full name as it appears at the top of this page."
+            "The name you typed does not match the name on this consent. Type your first and "
+            "last name as they are shown at the top of this page. You can leave out middle "
+            "names. If the name shown is wrong, ask your surgeon's team to correct it."
         )
+
+
+def _latest_record(consent: Consent, issued: dict) -> dict | None:
+    """Whose consent it is, as the log last recorded it: at issue, or at the latest name
+    correction (audit_verify reads them the same way, in audit._collect)."""
+    corrected = (
+        consent.audit_events.filter(action="patient_name_corrected")
+        .order_by("-sequence")
+        .values_list("details", flat=True)
+        .first()
+    )
+    if isinstance(corrected, dict) and isinstance(corrected.get("record"), dict):
+        return corrected["record"]
+    return issued.get("record")
 
 
 def _check_claim_still_good(consent: Consent, claim: _Claim) -> None:

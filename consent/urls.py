@@ -12,6 +12,9 @@ urlpatterns = [
     path("consents/<int:pk>/", surgeon.consent_detail, name="consent_detail"),
     path("consents/<int:pk>/reissue/", surgeon.consent_reissue, name="consent_reissue"),
     path("consents/<int:pk>/revoke/", surgeon.consent_revoke_view, name="consent_revoke"),
+    path(
+        "consents/<int:pk>/patient-name/", surgeon.consent_correct_name, name="consent_correct_name"
+    ),
     path("consents/<int:pk>/document.pdf", surgeon.consent_document, name="consent_document"),
     path("verify/", public.verify, name="verify"),
     path(

@@ -486,6 +486,7 @@ FORM_FIELDS = {
     ],
     "question_answer": ["answer"],
     "consent_revoke": ["reason"],
+    "consent_correct_name": ["full_name"],
     "home": ["q", "status", "sort", "per_page", "page"],
 }  # fmt: skip
 

@@ -25,6 +25,7 @@ from ..forms import (
     DashboardForm,
     ExtraRiskFormSet,
     LoginForm,
+    PatientNameForm,
     RevokeForm,
 )
 from ..models import OPEN_STATES, REISSUABLE_STATES, Consent, ConsentStatus
@@ -33,6 +34,7 @@ from ..services import (
     EmailOutcome,
     IssuedLink,
     consent_answer_question,
+    consent_correct_patient_name,
     consent_email_link,
     consent_issue,
     consent_reissue_link,
@@ -193,9 +195,10 @@ def _render_detail(
     *,
     answer_error: tuple[int, str, str] | None = None,
     revoke_form: RevokeForm | None = None,
+    name_form: PatientNameForm | None = None,
 ) -> HttpResponse:
     """A consent's page. answer_error: (question id, message, the text the surgeon wrote);
-    revoke_form: a refused revoke form, shown again with what was typed."""
+    revoke_form, name_form: a refused form, shown again with what was typed."""
     items = list(consent.items.prefetch_related("questions__answered_by"))
     events = list(consent.audit_events.all())
     live_link = consent.links.filter(ended_at__isnull=True).first()
@@ -219,8 +222,11 @@ def _render_detail(
             "can_manage": consent.can_manage(request.user),
             "can_revoke": consent.is_open and consent.can_manage(request.user),
             "can_reissue": can_reissue,
+            "name_form": name_form
+            or PatientNameForm(initial={"full_name": consent.patient.full_name}),
+            "can_correct_name": consent.is_open and consent.can_manage(request.user),
         },
-        status=400 if answer_error or revoke_form else 200,
+        status=400 if answer_error or revoke_form or name_form else 200,
     )
 
 
@@ -259,6 +265,27 @@ def consent_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, str(exc))
     else:
         messages.success(request, "The consent was revoked. The patient's link no longer works.")
+    return redirect("consent_detail", pk=consent.pk)
+
+
+@login_required
+@require_POST
+def consent_correct_name(request: HttpRequest, pk: int) -> HttpResponse:
+    """The issuing surgeon corrects the patient's name before the patient signs."""
+    consent = _get_consent_for_user(request, pk)
+    form = PatientNameForm(request.POST)
+    if not form.is_valid():
+        return _render_detail(request, consent, name_form=form)
+    try:
+        consent_correct_patient_name(
+            consent=consent, full_name=form.cleaned_data["full_name"], actor=Actor.surgeon(request)
+        )
+    except ConsentError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request, "The patient's name was corrected. The patient signs with the new name."
+        )
     return redirect("consent_detail", pk=consent.pk)
 
 
