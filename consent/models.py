@@ -180,7 +180,8 @@ class Consent(models.Model):
         return self.status in OPEN_STATES
 
     def can_manage(self, user) -> bool:
-        """Revoke and reissue belong to the issuing surgeon (colleagues view and answer)."""
+        """Revoke, reissue and name corrections belong to the issuing surgeon (colleagues view
+        and answer)."""
         return self.surgeon_id == user.pk or user.has_perm("consent.manage_all_consents")
 
     def text_sections(self) -> list[tuple[str, str]]:

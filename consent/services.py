@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from procedures.models import PROCEDURE_TEXT_FIELDS, Procedure, Severity
+from procedures.sites import LevelsError, Side, clean_levels, consent_site
 
 from . import documents, notify
 from .actors import Actor, stored_ip, stored_text
@@ -147,10 +148,14 @@ def consent_issue(
     not_applicable: dict[int, str] | None = None,
     team: Team | None = None,
     email_patient: bool = False,
+    levels: str = "",
+    side: str = "",
 ) -> tuple[Consent, IssuedLink]:
     """Issue a consent: freeze the procedure's current wording into it and create its link.
 
     not_applicable maps a library risk's id to the reason it does not apply to this patient.
+    levels and side: given exactly when the procedure asks for them (Procedure.asks_for); they
+    are frozen into the consent's site.
     """
     not_applicable = not_applicable or {}
     if actor.user is None:
@@ -170,6 +175,7 @@ def consent_issue(
         raise ConsentError("You can only share a consent with a team you belong to.")
     if email_patient and not patient.email.strip():
         raise ConsentError("Give the patient's email address to send them the link.")
+    site = _consent_site(procedure, levels=levels, side=side)
     for risk in extra_risks:
         if not risk.title.strip() or not risk.explanation.strip():
             raise ConsentError("Each patient-specific risk needs a title and an explanation.")
@@ -199,7 +205,7 @@ def consent_issue(
             email_patient=email_patient,
             status=ConsentStatus.ISSUED,
             procedure_name=procedure.name,
-            procedure_site=procedure.site,
+            procedure_site=site,
             procedure_slug=procedure.slug,
             procedure_revision=procedure.revision,
             procedure_text={key: getattr(procedure, key) for key in PROCEDURE_TEXT_FIELDS},
@@ -246,6 +252,7 @@ def consent_issue(
             details={
                 "procedure": procedure.slug,
                 "revision": procedure.revision,
+                "site": site,
                 "content_sha256": consent.content_sha256,
                 "items": len(items),
                 "patient_specific": len(extra_risks),
@@ -258,6 +265,26 @@ def consent_issue(
         )
         issued = _create_link(consent=consent, actor=actor)
     return consent, issued
+
+
+def _consent_site(procedure: Procedure, *, levels: str, side: str) -> str:
+    """The site the consent states, with the levels and side the procedure asks for."""
+    if procedure.asks_for_levels:
+        try:
+            levels = clean_levels(levels)
+        except LevelsError as exc:
+            raise ConsentError(f"{procedure.name}: {exc}") from None
+    elif levels:
+        raise ConsentError(f"{procedure.name} does not ask for levels: its site is fixed.")
+    if procedure.asks_for_side:
+        if side not in Side.values:
+            raise ConsentError(f"{procedure.name}: choose the side (left, right or both).")
+    elif side:
+        raise ConsentError(f"{procedure.name} does not ask for a side.")
+    site = consent_site(procedure.site, levels=levels, side=side)
+    if len(site) > Consent._meta.get_field("procedure_site").max_length:
+        raise ConsentError("The site with its levels is too long. Shorten the levels.")
+    return site
 
 
 def _require_manager(consent: Consent, actor: Actor, what: str) -> None:

@@ -139,6 +139,7 @@ def consent_new(request: HttpRequest, slug: str | None = None) -> HttpResponse:
                 not_applicable=form.not_applicable(),
                 team=form.cleaned_data["team"],
                 email_patient=form.cleaned_data["email_patient"],
+                **form.site_details(),
             )
         except ConsentError as exc:
             form.add_error(None, str(exc))
