@@ -431,6 +431,9 @@ def _collect(walk: _Walk, event: AuditEvent) -> None:
         walk.issued_content[consent] = details.get("content_sha256")
         if isinstance(details.get("record"), dict):
             walk.issued[consent] = details["record"]
+    elif action == "patient_name_corrected" and isinstance(details.get("record"), dict):
+        # The surgeon corrected the name before signing: the record to check from now on.
+        walk.issued[consent] = details["record"]
     elif action == "link_issued":
         # Links issued before the log recorded token hashes are known, with no hash to check.
         walk.links[details.get("link")] = details.get("token_hash")

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 
 from procedures.models import Procedure, Severity
+from procedures.sites import LEVELS_MAX_LENGTH, LevelsError, Side, clean_levels
 
 from .models import ConsentStatus, Team
 from .services import (
@@ -138,6 +139,23 @@ class ConsentIssueForm(PlainForm):
         super().__init__(*args, **kwargs)
         self.fields["team"].queryset = Team.objects.filter(members=user)
         self.procedure = procedure
+        if procedure.asks_for_levels:
+            self.fields["levels"] = forms.CharField(
+                label="Spinal levels",
+                max_length=LEVELS_MAX_LENGTH,
+                help_text="From top to bottom, for example L4-L5, L4-S1 or C5-C6. "
+                "The patient reads them and the signed PDF states them.",
+                error_messages={"required": "Enter the spinal levels, for example L4-L5."},
+            )
+        if procedure.asks_for_side:
+            self.fields["side"] = forms.ChoiceField(
+                label="Side",
+                choices=[("", "Choose the side"), *Side.choices],
+                error_messages={
+                    "required": "Choose the side: left, right or both.",
+                    "invalid_choice": "Choose the side: left, right or both.",
+                },
+            )
         self.library_items = list(procedure.items.all())
         for item in self.library_items:
             self.fields[f"na_{item.pk}"] = forms.BooleanField(
@@ -163,6 +181,12 @@ class ConsentIssueForm(PlainForm):
                 f"of birth must be on or after {_long_date(earliest)}."
             )
         return value
+
+    def clean_levels(self) -> str:
+        try:
+            return clean_levels(self.cleaned_data["levels"])
+        except LevelsError as exc:
+            raise forms.ValidationError(str(exc)) from None
 
     def clean_planned_date(self) -> datetime.date:
         value = self.cleaned_data["planned_date"]
@@ -202,6 +226,10 @@ class ConsentIssueForm(PlainForm):
             hospital_number=data["hospital_number"],
             email=data["email"],
         )
+
+    def site_details(self) -> dict[str, str]:
+        """The levels and side for consent_issue: only those the procedure asks for."""
+        return {key: self.cleaned_data[key] for key in ("levels", "side") if key in self.fields}
 
     def not_applicable(self) -> dict[int, str]:
         return {
@@ -287,6 +315,19 @@ class ReissueForm(PlainForm):
     )
 
 
+class PatientNameForm(PlainForm):
+    """The surgeon's correction of the patient's name, before the patient signs."""
+
+    full_name = forms.CharField(
+        label="Patient's full name",
+        max_length=200,
+        error_messages={"required": "Enter the patient's full name."},
+    )
+
+    def clean_full_name(self) -> str:
+        return " ".join(self.cleaned_data["full_name"].split())
+
+
 class DateOfBirthForm(PlainForm):
     """Day, month and year as three boxes: easier than a date picker for a birth date."""
 
@@ -348,7 +389,9 @@ class SignForm(PlainForm):
     typed_name = forms.CharField(
         label="Type your full name",
         max_length=200,
+        help_text="As shown at the top of this page. You can leave out middle names.",
         widget=forms.TextInput(attrs={"autocomplete": "name", "class": "form-control-lg"}),
+        error_messages={"required": "Type your name to sign."},
     )
     statement = forms.BooleanField(
         required=True,

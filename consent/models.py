@@ -199,7 +199,8 @@ class Consent(models.Model):
         return self.status in OPEN_STATES
 
     def can_manage(self, user) -> bool:
-        """Revoke and reissue belong to the issuing surgeon (colleagues view and answer)."""
+        """Revoke, reissue and name corrections belong to the issuing surgeon (colleagues view
+        and answer)."""
         return self.surgeon_id == user.pk or user.has_perm("consent.manage_all_consents")
 
     def text_sections(self) -> list[tuple[str, str]]:
@@ -359,6 +360,7 @@ AUDIT_ACTION_LABELS = {
     "document_downloaded": "Signed PDF downloaded",
     "consent_withdrawn": "Withdrawn by the patient",
     "consent_revoked": "Revoked by the surgeon's team",
+    "patient_name_corrected": "Patient's name corrected by the surgeon",
     "consent_expired": "Expired: the planned date passed unsigned",
 }
 

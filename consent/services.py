@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from procedures.models import PROCEDURE_TEXT_FIELDS, Procedure, Severity
+from procedures.sites import LevelsError, Side, clean_levels, consent_site
 
 from . import documents, notify
 from .actors import Actor, stored_ip, stored_text
@@ -48,6 +49,7 @@ from .models import (
     Team,
     UserSession,
 )
+from .names import names_match
 from .signature_image import SignatureImageError, check_png
 
 logger = logging.getLogger(__name__)
@@ -158,10 +160,14 @@ def consent_issue(
     not_applicable: dict[int, str] | None = None,
     team: Team | None = None,
     email_patient: bool = False,
+    levels: str = "",
+    side: str = "",
 ) -> tuple[Consent, IssuedLink]:
     """Issue a consent: freeze the procedure's current wording into it and create its link.
 
     not_applicable maps a library risk's id to the reason it does not apply to this patient.
+    levels and side: given exactly when the procedure asks for them (Procedure.asks_for); they
+    are frozen into the consent's site.
     """
     not_applicable = not_applicable or {}
     if actor.user is None:
@@ -183,6 +189,7 @@ def consent_issue(
         raise ConsentError("You can only share a consent with a team you belong to.")
     if email_patient and not patient.email.strip():
         raise ConsentError("Give the patient's email address to send them the link.")
+    site = _consent_site(procedure, levels=levels, side=side)
     for risk in extra_risks:
         if not risk.title.strip() or not risk.explanation.strip():
             raise ConsentError("Each patient-specific risk needs a title and an explanation.")
@@ -212,7 +219,7 @@ def consent_issue(
             email_patient=email_patient,
             status=ConsentStatus.ISSUED,
             procedure_name=procedure.name,
-            procedure_site=procedure.site,
+            procedure_site=site,
             procedure_slug=procedure.slug,
             procedure_revision=procedure.revision,
             procedure_text={key: getattr(procedure, key) for key in PROCEDURE_TEXT_FIELDS},
@@ -259,6 +266,7 @@ def consent_issue(
             details={
                 "procedure": procedure.slug,
                 "revision": procedure.revision,
+                "site": site,
                 "content_sha256": consent.content_sha256,
                 "items": len(items),
                 "patient_specific": len(extra_risks),
@@ -271,6 +279,26 @@ def consent_issue(
         )
         issued = _create_link(consent=consent, actor=actor)
     return consent, issued
+
+
+def _consent_site(procedure: Procedure, *, levels: str, side: str) -> str:
+    """The site the consent states, with the levels and side the procedure asks for."""
+    if procedure.asks_for_levels:
+        try:
+            levels = clean_levels(levels)
+        except LevelsError as exc:
+            raise ConsentError(f"{procedure.name}: {exc}") from None
+    elif levels:
+        raise ConsentError(f"{procedure.name} does not ask for levels: its site is fixed.")
+    if procedure.asks_for_side:
+        if side not in Side.values:
+            raise ConsentError(f"{procedure.name}: choose the side (left, right or both).")
+    elif side:
+        raise ConsentError(f"{procedure.name} does not ask for a side.")
+    site = consent_site(procedure.site, levels=levels, side=side)
+    if len(site) > Consent._meta.get_field("procedure_site").max_length:
+        raise ConsentError("The site with its levels is too long. Shorten the levels.")
+    return site
 
 
 def _require_manager(consent: Consent, actor: Actor, what: str) -> None:
@@ -444,6 +472,54 @@ def consent_revoke(*, consent: Consent, actor: Actor, reason: str) -> Consent:
             action="consent_revoked",
             consent=consent,
             details={"reason": reason, "links_ended": ended},
+        )
+    return consent
+
+
+PATIENT_NAME_MAX_LENGTH = 200
+
+
+def consent_correct_patient_name(*, consent: Consent, full_name: str, actor: Actor) -> Consent:
+    """The issuing surgeon corrects the patient's name (a typo, a missing name) before the
+    patient signs. The audit event keeps the old and the new name, and the new record that
+    signing and audit_verify check the consent against from then on."""
+    _require_manager(consent, actor, "correct the patient's name")
+    full_name = " ".join(stored_text(full_name, PATIENT_NAME_MAX_LENGTH + 1).split())
+    if not full_name:
+        raise ConsentError("Enter the patient's full name.")
+    if len(full_name) > PATIENT_NAME_MAX_LENGTH:
+        raise ConsentError(
+            f"The patient's name can have at most {PATIENT_NAME_MAX_LENGTH} characters."
+        )
+    with transaction.atomic():
+        consent = _lock(consent)
+        if consent.status == ConsentStatus.SIGNED or consent.signed_at is not None:
+            raise ConsentError("The patient has signed this consent, so their name cannot change.")
+        if consent.status not in OPEN_STATES:
+            raise ConsentError(
+                "The patient's name cannot be changed: this consent is "
+                f"{consent.get_status_display().lower()}."
+            )
+        patient = Patient.objects.select_for_update().get(pk=consent.patient_id)
+        if patient.consents.exclude(pk=consent.pk).exists():
+            # Never the case for a consent issued here (each has its own patient row).
+            raise ConsentError(
+                "This patient record belongs to more than one consent, so it cannot be "
+                "corrected here."
+            )
+        old = patient.full_name
+        if full_name == old:
+            raise ConsentError("That is already the patient's name on this consent.")
+        patient.full_name = full_name
+        patient.save(update_fields=["full_name"])
+        consent.patient = patient
+        # A signature being made right now sees the change and stops (_check_claim_still_good).
+        _touch(consent)
+        audit_append(
+            actor=actor,
+            action="patient_name_corrected",
+            consent=consent,
+            details={"old": old, "new": full_name, "record": issued_record(consent)},
         )
     return consent
 
@@ -718,11 +794,6 @@ def consent_statement(consent: Consent) -> str:
     )
 
 
-def names_match(typed: str, expected: str) -> bool:
-    """Same name, ignoring case and extra spaces."""
-    return " ".join(typed.split()).casefold() == " ".join(expected.split()).casefold()
-
-
 class SigningInProgress(ConsentError):
     """Another request is making this consent's signature right now."""
 
@@ -895,7 +966,7 @@ def _check_ready_to_sign(consent: Consent, typed_name: str) -> None:
         .first()
     ) or {}
     content = consent.compute_content_sha256()
-    record = issued.get("record")
+    record = _latest_record(consent, issued)
     if (
         content != consent.content_sha256
         or issued.get("content_sha256", content) != content
@@ -922,9 +993,24 @@ def _check_ready_to_sign(consent: Consent, typed_name: str) -> None:
         )
     if not names_match(typed_name, consent.patient.full_name):
         raise ConsentError(
-            "The name you typed does not match the name on this consent. "
-            "Please type your full name as it appears at the top of this page."
+            "The name you typed does not match the name on this consent. Type your first and "
+            "last name as they are shown at the top of this page. You can leave out middle "
+            "names. If the name shown is wrong, ask your surgeon's team to correct it."
         )
+
+
+def _latest_record(consent: Consent, issued: dict) -> dict | None:
+    """Whose consent it is, as the log last recorded it: at issue, or at the latest name
+    correction (audit_verify reads them the same way, in audit._collect)."""
+    corrected = (
+        consent.audit_events.filter(action="patient_name_corrected")
+        .order_by("-sequence")
+        .values_list("details", flat=True)
+        .first()
+    )
+    if isinstance(corrected, dict) and isinstance(corrected.get("record"), dict):
+        return corrected["record"]
+    return issued.get("record")
 
 
 def _check_claim_still_good(consent: Consent, claim: _Claim) -> None:

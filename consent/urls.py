@@ -17,6 +17,9 @@ urlpatterns = [
         surgeon.consent_record_withdrawal,
         name="consent_record_withdrawal",
     ),
+    path(
+        "consents/<int:pk>/patient-name/", surgeon.consent_correct_name, name="consent_correct_name"
+    ),
     path("consents/<int:pk>/document.pdf", surgeon.consent_document, name="consent_document"),
     path("verify/", public.verify, name="verify"),
     path(

@@ -30,7 +30,10 @@ class ProcedureAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ("name",)}
     readonly_fields = ("revision", "content_sha256", "updated_at", "readability_report")
     fieldsets = (
-        (None, {"fields": ("name", "slug", "site", "is_active", "needs_clinical_review")}),
+        (
+            None,
+            {"fields": ("name", "slug", "site", "asks_for", "is_active", "needs_clinical_review")},
+        ),
         (
             "What the patient reads",
             {

@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 from django.db import transaction
 
-from .models import ConsentItem, Procedure, Severity
+from .models import AsksFor, ConsentItem, Procedure, Severity
 from .services import procedure_refresh_revision
 
 BUNDLED_LIBRARY = Path(__file__).resolve().parent / "library" / "starter_library.yaml"
@@ -29,6 +29,13 @@ PROCEDURE_TEXT = {  # file key -> max length (None: no limit)
     "recovery": None,
 }
 PROCEDURE_FLAGS = {"active": True, "needs_clinical_review": True}
+# What the file's asks_for list may hold, and the value each set of words stands for.
+ASKS_FOR_WORDS = {
+    frozenset(): AsksFor.NOTHING,
+    frozenset({"levels"}): AsksFor.LEVELS,
+    frozenset({"side"}): AsksFor.SIDE,
+    frozenset({"levels", "side"}): AsksFor.LEVELS_AND_SIDE,
+}
 RISK_TEXT = {"title": 200, "explanation": None, "severity": 20}
 RISK_OPTIONAL_TEXT = {"frequency": 100}
 RISK_FLAGS = {"required": True}
@@ -61,6 +68,7 @@ class ProcedureSpec:
     recovery: str
     active: bool = True
     needs_clinical_review: bool = True
+    asks_for: str = AsksFor.NOTHING
     risks: list[RiskSpec] = field(default_factory=list)
 
 
@@ -101,6 +109,22 @@ def _flag(data: dict, key: str, default: bool, where: str, errors: list[str]) ->
 def _unknown_keys(data: dict, allowed: set[str], where: str, errors: list[str]) -> None:
     for key in sorted(set(data) - allowed, key=str):
         errors.append(f'{where}: unknown field "{key}" (allowed: {", ".join(sorted(allowed))})')
+
+
+def _asks_for(data: dict, where: str, errors: list[str]) -> str:
+    """asks_for: a list of "levels" and/or "side" (one word alone is taken as a list)."""
+    value = data.get("asks_for")
+    words = [] if value is None else [value] if isinstance(value, str) else value
+    if not isinstance(words, list) or not all(isinstance(word, str) for word in words):
+        errors.append(f'{where}: field "asks_for" must be a list of "levels" and "side"')
+        return AsksFor.NOTHING
+    found = ASKS_FOR_WORDS.get(frozenset(words))
+    if found is None or len(set(words)) != len(words):
+        errors.append(
+            f'{where}: field "asks_for" may hold only "levels" and "side", once each, not {value!r}'
+        )
+        return AsksFor.NOTHING
+    return found
 
 
 def _parse_risk(data, where: str, errors: list[str]) -> RiskSpec | None:
@@ -162,7 +186,8 @@ def parse_library(text: str, *, source: str = "library file") -> list[ProcedureS
             continue
         if isinstance(proc.get("slug"), str):
             where = f'procedure #{number} "{proc["slug"]}"'
-        _unknown_keys(proc, set(PROCEDURE_TEXT) | set(PROCEDURE_FLAGS) | {"risks"}, where, errors)
+        allowed = set(PROCEDURE_TEXT) | set(PROCEDURE_FLAGS) | {"asks_for", "risks"}
+        _unknown_keys(proc, allowed, where, errors)
         values = {
             key: _text(proc, key, limit, where, errors) for key, limit in PROCEDURE_TEXT.items()
         }
@@ -178,6 +203,7 @@ def parse_library(text: str, *, source: str = "library file") -> list[ProcedureS
         seen_slugs.setdefault(slug, number)
         for key, default in PROCEDURE_FLAGS.items():
             values[key] = _flag(proc, key, default, where, errors)
+        values["asks_for"] = _asks_for(proc, where, errors)
 
         risks_data = proc.get("risks")
         risks: list[RiskSpec] = []
@@ -222,6 +248,7 @@ def _apply(procedure: Procedure, spec: ProcedureSpec) -> None:
         setattr(procedure, key, getattr(spec, key))
     procedure.is_active = spec.active
     procedure.needs_clinical_review = spec.needs_clinical_review
+    procedure.asks_for = spec.asks_for
 
 
 def _sync_items(procedure: Procedure, risks: list[RiskSpec]) -> None:
@@ -251,6 +278,7 @@ def _matches(procedure: Procedure, spec: ProcedureSpec) -> bool:
         procedure.compute_content_sha256() == candidate.compute_content_sha256(candidate_items)
         and procedure.is_active == spec.active
         and procedure.needs_clinical_review == spec.needs_clinical_review
+        and procedure.asks_for == spec.asks_for
     )
 
 
@@ -293,6 +321,7 @@ def export_library(procedures=None) -> str:
                 **{key: getattr(p, key) for key in PROCEDURE_TEXT},
                 "active": p.is_active,
                 "needs_clinical_review": p.needs_clinical_review,
+                **({"asks_for": _asks_for_words(p.asks_for)} if p.asks_for else {}),
                 "risks": [
                     {
                         "title": item.title,
@@ -308,6 +337,11 @@ def export_library(procedures=None) -> str:
         ],
     }
     return yaml.dump(data, Dumper=_LibraryDumper, sort_keys=False, allow_unicode=True, width=100)
+
+
+def _asks_for_words(value: str) -> list[str]:
+    words = next(words for words, v in ASKS_FOR_WORDS.items() if v == value)
+    return sorted(words)
 
 
 class _LibraryDumper(yaml.SafeDumper):

@@ -26,6 +26,15 @@ PROCEDURE_TEXT_FIELDS = (
 ITEM_CONTENT_FIELDS = ("title", "explanation", "severity", "frequency", "required")
 
 
+class AsksFor(models.TextChoices):
+    """What the surgeon must give when issuing: the spinal levels, the side, both or nothing."""
+
+    NOTHING = "", "Nothing (the site is fixed)"
+    LEVELS = "levels", "The spinal levels"
+    SIDE = "side", "The side"
+    LEVELS_AND_SIDE = "levels_and_side", "The spinal levels and the side"
+
+
 class ProcedureQuerySet(models.QuerySet):
     def active(self) -> "ProcedureQuerySet":
         return self.filter(is_active=True)
@@ -36,6 +45,17 @@ class Procedure(models.Model):
     slug = models.SlugField(max_length=100, unique=True)
     site = models.CharField(
         "spinal levels or site", max_length=100, help_text='For example "L4-L5-S1".'
+    )
+    asks_for = models.CharField(
+        "the surgeon gives at issue",
+        max_length=20,
+        choices=AsksFor.choices,
+        blank=True,
+        default=AsksFor.NOTHING,
+        help_text=(
+            "Levels or side that differ from patient to patient. The issue form asks for them "
+            "and the consent states them after the site."
+        ),
     )
     summary = models.TextField("what the operation is", help_text="Plain words, grade 8 or lower.")
     what_happens = models.TextField("what happens during the operation")
@@ -70,10 +90,22 @@ class Procedure(models.Model):
             models.CheckConstraint(
                 condition=Q(revision__gte=1), name="procedures_procedure_revision_positive"
             ),
+            models.CheckConstraint(
+                condition=Q(asks_for__in=AsksFor.values),
+                name="procedures_procedure_asks_for_valid",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def asks_for_levels(self) -> bool:
+        return self.asks_for in (AsksFor.LEVELS, AsksFor.LEVELS_AND_SIDE)
+
+    @property
+    def asks_for_side(self) -> bool:
+        return self.asks_for in (AsksFor.SIDE, AsksFor.LEVELS_AND_SIDE)
 
     def content(self, items=None) -> dict:
         """The patient-facing content as plain data: what a revision number stands for."""

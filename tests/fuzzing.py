@@ -338,6 +338,8 @@ def plausible(world: World, today: datetime.date) -> dict:
         "extra-0-title": ["Heart"],
         "extra-0-explanation": ["Your heart."],
         "extra-0-severity": ["uncommon", "rare"],
+        "levels": ["L4-L5", "L5-L4", "T12-L1"],
+        "side": ["left", "both", "middle"],
         "q": ["Patient"],
         "status": ["signed", "waiting", "in_review"],
         "sort": ["-planned", "planned"],
@@ -482,10 +484,11 @@ FORM_FIELDS = {
         "full_name", "date_of_birth", "hospital_number", "email", "planned_date",
         "email_patient", "team", "extra-TOTAL_FORMS", "extra-INITIAL_FORMS",
         "extra-MIN_NUM_FORMS", "extra-MAX_NUM_FORMS", "extra-0-title", "extra-0-explanation",
-        "extra-0-severity", "extra-1-severity",
+        "extra-0-severity", "extra-1-severity", "levels", "side",
     ],
     "question_answer": ["answer"],
     "consent_revoke": ["reason"],
+    "consent_correct_name": ["full_name"],
     "home": ["q", "status", "sort", "per_page", "page"],
 }  # fmt: skip
 

@@ -25,7 +25,9 @@ def issue(
     full_name="Ada Lovelace",
     extra_risks=(),
     not_applicable=None,
+    **site,
 ):
+    """Issue a consent through the service; site: the levels and side, if the procedure asks."""
     return consent_issue(
         actor=surgeon_actor(surgeon),
         patient=PatientDetails(full_name=full_name, date_of_birth=DOB, hospital_number="MRN123"),
@@ -33,6 +35,7 @@ def issue(
         planned_date=timezone.localdate() + datetime.timedelta(days=planned_in_days),
         extra_risks=list(extra_risks),
         not_applicable=not_applicable,
+        **site,
     )
 
 
@@ -80,6 +83,10 @@ def issue_form_data(procedure: Procedure, **overrides) -> dict:
     }
     for item in procedure.items.all():
         data[f"na_reason_{item.pk}"] = ""
+    if procedure.asks_for_levels:
+        data["levels"] = "L4-L5"
+    if procedure.asks_for_side:
+        data["side"] = "left"
     return {**data, **overrides}
 
 

@@ -26,6 +26,7 @@ from ..forms import (
     DashboardForm,
     ExtraRiskFormSet,
     LoginForm,
+    PatientNameForm,
     RecordWithdrawalForm,
     ReissueForm,
     RevokeForm,
@@ -36,6 +37,7 @@ from ..services import (
     EmailOutcome,
     IssuedLink,
     consent_answer_question,
+    consent_correct_patient_name,
     consent_email_link,
     consent_issue,
     consent_reissue_link,
@@ -144,6 +146,7 @@ def consent_new(request: HttpRequest, slug: str | None = None) -> HttpResponse:
                 not_applicable=form.not_applicable(),
                 team=form.cleaned_data["team"],
                 email_patient=form.cleaned_data["email_patient"],
+                **form.site_details(),
             )
         except ConsentError as exc:
             form.add_error(None, str(exc))
@@ -201,9 +204,10 @@ def _render_detail(
     answer_error: tuple[int, str, str] | None = None,
     revoke_form: RevokeForm | None = None,
     withdrawal_form: RecordWithdrawalForm | None = None,
+    name_form: PatientNameForm | None = None,
 ) -> HttpResponse:
     """A consent's page. answer_error: (question id, message, the text the surgeon wrote);
-    revoke_form, withdrawal_form: a refused form, shown again with what was typed."""
+    revoke_form, withdrawal_form, name_form: a refused form, shown again with what was typed."""
     items = list(consent.items.prefetch_related("questions__answered_by"))
     events = list(consent.audit_events.all())
     live_link = consent.links.filter(ended_at__isnull=True).first()
@@ -233,8 +237,11 @@ def _render_detail(
             "can_record_withdrawal": consent.status == ConsentStatus.SIGNED
             and consent.planned_date >= timezone.localdate()
             and consent.can_manage(request.user),
+            "name_form": name_form
+            or PatientNameForm(initial={"full_name": consent.patient.full_name}),
+            "can_correct_name": consent.is_open and consent.can_manage(request.user),
         },
-        status=400 if answer_error or revoke_form or withdrawal_form else 200,
+        status=400 if answer_error or revoke_form or withdrawal_form or name_form else 200,
     )
 
 
@@ -316,6 +323,27 @@ def consent_record_withdrawal(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, str(exc))
     else:
         messages.success(request, "The patient's withdrawal is recorded. The consent is withdrawn.")
+    return redirect("consent_detail", pk=consent.pk)
+
+
+@login_required
+@require_POST
+def consent_correct_name(request: HttpRequest, pk: int) -> HttpResponse:
+    """The issuing surgeon corrects the patient's name before the patient signs."""
+    consent = _get_consent_for_user(request, pk)
+    form = PatientNameForm(request.POST)
+    if not form.is_valid():
+        return _render_detail(request, consent, name_form=form)
+    try:
+        consent_correct_patient_name(
+            consent=consent, full_name=form.cleaned_data["full_name"], actor=Actor.surgeon(request)
+        )
+    except ConsentError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request, "The patient's name was corrected. The patient signs with the new name."
+        )
     return redirect("consent_detail", pk=consent.pk)
 
 

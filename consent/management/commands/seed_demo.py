@@ -200,7 +200,9 @@ class Command(BaseCommand):
 
         # Signed, then withdrawn by the patient.
         dob = datetime.date(1950, 5, 12)
-        consent, issued = issue(me, "Florence Nightingale", dob, "low-back-fusion", 25)
+        consent, issued = issue(
+            me, "Florence Nightingale", dob, "low-back-fusion", 25, levels="L4-L5"
+        )
         open_and_tick(consent, issued, dob)
         consent_sign(
             consent=consent,
