@@ -7,6 +7,7 @@ refuses (rightly): run axe in a context made with `axe_context()`, which opens i
 keeps checking the policy in contexts that do not bypass it.
 """
 
+import itertools
 from pathlib import Path
 
 from django.conf import settings
@@ -61,7 +62,7 @@ def heading_problems(headings: list[tuple[int, str]]) -> list[str]:
         problems.append(f"{len(ones)} h1 headings (want exactly one): {ones}")
     if headings and headings[0][0] != 1:
         problems.append(f"the first heading is h{headings[0][0]}, not h1: {headings[0][1]!r}")
-    for (before, _), (level, text) in zip(headings, headings[1:], strict=False):
+    for (before, _), (level, text) in itertools.pairwise(headings):
         if level > before + 1:
             problems.append(f"h{before} is followed by h{level} ({text!r})")
     return problems
@@ -83,7 +84,9 @@ def axe_violations(page) -> list[dict]:
         page.add_script_tag(content=AXE_JS.read_text())
     outcome = page.evaluate(RUN, [WCAG_TAGS, EXTRA_RULES])
     # The extra rules really ran: a misspelt id or an axe upgrade that renames one fails here.
-    assert outcome["ran"] == EXTRA_RULES, f"axe did not run {set(EXTRA_RULES) - set(outcome['ran'])}"
+    assert outcome["ran"] == EXTRA_RULES, (
+        f"axe did not run {set(EXTRA_RULES) - set(outcome['ran'])}"
+    )
     return outcome["violations"]
 
 
