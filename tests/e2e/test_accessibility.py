@@ -21,7 +21,7 @@ from playwright.sync_api import expect
 from consent.models import PatientLink
 from consent.services import consent_ask_question, consent_withdraw
 from tests.conftest import PASSWORD
-from tests.e2e.axe import assert_no_axe_violations, axe_context
+from tests.e2e.axe import assert_no_axe_violations, axe_context, heading_problems
 from tests.helpers import DOB, issue, patient_actor, ready_to_sign, sign
 
 pytestmark = pytest.mark.usefixtures("e2e_library")
@@ -458,3 +458,39 @@ def test_each_risk_tick_box_is_named_after_its_risk(new_context, live_server, su
         page.locator(f"#item-{item.pk} summary").click()
         send = page.get_by_role("button", name=re.compile(rf'^Send my question about "{title}"$'))
         expect(send).to_have_attribute("form", f"question-form-{item.pk}")
+
+
+# --- the helper itself ------------------------------------------------------------------------
+
+
+def test_the_axe_helper_fails_with_a_readable_list(new_context, live_server):
+    """It bites, target-size (off in axe by default) included, and says where and what."""
+    page = axe_context(new_context, viewport={"width": 1280, "height": 800}).new_page()
+    page.goto(f"{live_server.url}/verify/")
+    assert_no_axe_violations(page)
+    page.evaluate(
+        """document.querySelector("main").insertAdjacentHTML("beforeend",
+          '<div><button class="tiny" aria-label="One"></button><button class="tiny"'
+          + ' aria-label="Two"></button></div><p class="faint">Faint words</p>');
+        document.querySelectorAll(".tiny").forEach((b) => {
+          b.style.cssText = "width: 8px; height: 8px; min-height: 0; padding: 0; border: 0"; });
+        document.querySelector(".faint").style.color = "#ddd";"""
+    )
+    with pytest.raises(AssertionError) as failure:
+        assert_no_axe_violations(page, "verify, spoilt")
+    message = str(failure.value)
+    assert "axe found problems on verify, spoilt" in message
+    assert "- target-size (serious)" in message and 'button[aria-label="One"]' in message
+    assert "- color-contrast (serious)" in message and ".faint" in message
+
+
+def test_headings_must_start_at_one_h1_and_skip_no_level():
+    assert heading_problems([(1, "Title"), (2, "Part"), (3, "Detail"), (2, "Next")]) == []
+    assert heading_problems([(2, "Part")]) == [
+        "0 h1 headings (want exactly one): []",
+        "the first heading is h2, not h1: 'Part'",
+    ]
+    assert heading_problems([(1, "A"), (1, "B")]) == [
+        "2 h1 headings (want exactly one): ['A', 'B']"
+    ]
+    assert heading_problems([(1, "Title"), (3, "Detail")]) == ["h1 is followed by h3 ('Detail')"]
