@@ -670,6 +670,12 @@ def consent_statement(consent: Consent) -> str:
     )
 
 
+NAME_MISMATCH_MESSAGE = (
+    "The name you typed does not match the name on this consent. "
+    "Please type your full name as it appears at the top of this page."
+)
+
+
 def names_match(typed: str, expected: str) -> bool:
     """Same name, ignoring case and extra spaces."""
     return " ".join(typed.split()).casefold() == " ".join(expected.split()).casefold()
@@ -873,10 +879,7 @@ def _check_ready_to_sign(consent: Consent, typed_name: str) -> None:
             "You can sign once it is answered."
         )
     if not names_match(typed_name, consent.patient.full_name):
-        raise ConsentError(
-            "The name you typed does not match the name on this consent. "
-            "Please type your full name as it appears at the top of this page."
-        )
+        raise ConsentError(NAME_MISMATCH_MESSAGE)
 
 
 def _check_claim_still_good(consent: Consent, claim: _Claim) -> None:

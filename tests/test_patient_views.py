@@ -24,6 +24,23 @@ def visible(response) -> str:
     return " ".join(re.sub(r"<[^>]+>", " ", response.text).split())
 
 
+def error_summary(response) -> list[tuple[str, str]]:
+    """The problems listed at the top of a refused form: (message, the id it links to)."""
+    match = re.search(
+        r'<div class="alert alert-danger" role="alert" id="error-summary".*?</div>',
+        response.text,
+        re.S,
+    )
+    assert match, "no error summary on the page"
+    summary = match.group(0)
+    assert 'tabindex="-1"' in summary and "data-error-summary" in summary  # the script focuses it
+    assert response.text.index('id="error-summary"') < response.text.index("<form")  # at the top
+    return [
+        (" ".join(re.sub(r"<[^>]+>", " ", text).split()), target)
+        for target, text in re.findall(r'<li>(?:<a href="#([^"]*)">)?(.*?)</li>', summary, re.S)
+    ]
+
+
 def link_url(issued) -> str:
     return reverse("patient_link", args=[issued.token])
 
@@ -102,6 +119,26 @@ class TestIdentityCheck:
         assert f'value="{typed["year"]}"' in response.text  # what was typed stays
         issued.link.refresh_from_db()
         assert issued.link.failed_attempts == 0
+
+    def test_a_refused_date_is_listed_at_the_top_and_linked_to_the_day(self, client, surgeon):
+        _, issued = issue(surgeon)
+        response = client.post(link_url(issued), WRONG)
+        [(message, target)] = error_summary(response)
+        assert message.startswith("That date of birth does not match our records.")
+        assert target == "id_day"
+        for part in ("day", "month", "year"):
+            assert re.search(
+                rf'id="id_{part}"[^>]*aria-describedby="dob-hint dob-error" aria-invalid="true"',
+                response.text,
+            )
+        assert 'id="dob-error"' in response.text
+
+    def test_a_missing_part_of_the_date_links_to_that_box(self, client, surgeon):
+        _, issued = issue(surgeon)
+        response = client.post(link_url(issued), {"day": "27", "month": "", "year": "1964"})
+        assert error_summary(response) == [("Enter the month you were born.", "id_month")]
+        assert re.search(r'id="id_month"[^>]*aria-invalid="true"', response.text)
+        assert not re.search(r'id="id_day"[^>]*aria-invalid', response.text)
 
     def test_a_closed_consent_says_so(self, client, surgeon):
         consent, issued = issue(surgeon, planned_in_days=1)

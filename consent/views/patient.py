@@ -40,7 +40,6 @@ from ..services import (
     link_verify_identity,
     unacknowledged_items,
 )
-from ..signature_image import SignatureImageError, from_data_url
 from .common import pdf_response
 
 PATIENT_STEPS = ["About your operation", "Risks", "Review and sign"]
@@ -150,6 +149,11 @@ def _render_risks(
     if ticked is not None:
         for item in items:
             item.shown_ticked = item.pk in ticked
+    question_summary = []
+    if question_error:
+        item_id, message, _typed = question_error
+        shown = any(i.pk == item_id and not i.not_applicable for i in items)
+        question_summary = [(message, f"question-{item_id}" if shown else "")]
     return render(
         request,
         "consent/patient/risks.html",
@@ -161,6 +165,7 @@ def _render_risks(
             "done": sum(1 for i in items if i.needs_acknowledgment and i.acknowledged_at),
             "total": sum(1 for i in items if i.needs_acknowledgment),
             "question_error": question_error,
+            "question_summary": question_summary,
             "question_max_length": QUESTION_MAX_LENGTH,
             "ticks_as_sent": ticked is not None,
             **_step(2),
@@ -241,7 +246,7 @@ def patient_review(request: HttpRequest) -> HttpResponse:
     if unacknowledged_items(consent, items):
         messages.error(request, "Please tick every risk before you go on.")
         return redirect("patient_risks")
-    return _render_review(request, consent, items, SignForm(statement=consent_statement(consent)))
+    return _render_review(request, consent, items, _sign_form(consent))
 
 
 def _render_review(request, consent, items, form, status=200) -> HttpResponse:
@@ -260,25 +265,34 @@ def _render_review(request, consent, items, form, status=200) -> HttpResponse:
     )
 
 
+def _sign_form(consent: Consent, data=None) -> SignForm:
+    return SignForm(
+        data,
+        statement=consent_statement(consent),
+        expected_name=consent.patient.full_name,
+    )
+
+
 @never_cache
-@require_POST
+@require_http_methods(["GET", "POST"])
 @patient_required
 def patient_sign(request: HttpRequest) -> HttpResponse:
     consent = request.consent
+    if request.method == "GET":  # a reload or a bookmark of the page a refused Sign showed
+        return redirect("patient_review")
     if closed := _closed_response(request, consent):
         return closed
-    form = SignForm(request.POST, statement=consent_statement(consent))
+    form = _sign_form(consent, request.POST)
     if form.is_valid():
-        drawn = form.cleaned_data["signature"]
         try:
             consent_sign(
                 consent=consent,
                 typed_name=form.cleaned_data["typed_name"],
                 statement_accepted=form.cleaned_data["statement"],
-                drawn_png=from_data_url(drawn) if drawn else None,
+                drawn_png=form.cleaned_data["signature"],
                 actor=Actor.patient(request),
             )
-        except (ConsentError, SignatureImageError) as exc:
+        except ConsentError as exc:
             form.add_error(None, str(exc))
         else:
             return redirect("patient_done")
