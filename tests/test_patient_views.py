@@ -9,9 +9,17 @@ from django.urls import reverse
 from django.utils import timezone
 
 from consent.models import ConsentStatus
-from consent.services import consent_expire, consent_reissue_link, consent_revoke
+from consent.services import (
+    consent_acknowledge_item,
+    consent_answer_question,
+    consent_ask_question,
+    consent_expire,
+    consent_reissue_link,
+    consent_revoke,
+    link_verify_identity,
+)
 
-from .helpers import issue, procedure_with_risks, surgeon_actor
+from .helpers import DOB, issue, patient_actor, procedure_with_risks, ready_to_sign, surgeon_actor
 
 pytestmark = pytest.mark.usefixtures("library")
 
@@ -39,6 +47,11 @@ def error_summary(response) -> list[tuple[str, str]]:
         (" ".join(re.sub(r"<[^>]+>", " ", text).split()), target)
         for target, text in re.findall(r'<li>(?:<a href="#([^"]*)">)?(.*?)</li>', summary, re.S)
     ]
+
+
+def opened_before(issued) -> None:
+    """The patient opened the link once before (on another day, or another device)."""
+    link_verify_identity(link=issued.link, date_of_birth=DOB, actor=patient_actor())
 
 
 def link_url(issued) -> str:
@@ -238,6 +251,57 @@ class TestSession:
         _, issued = issue(surgeon)
         sign_in(client, issued)
         assert client.get(link_url(issued))["Location"] == reverse("patient_start")
+
+    def test_opening_the_link_again_goes_back_to_the_first_risk_left_to_tick(self, client, surgeon):
+        consent, issued = issue(surgeon)
+        opened_before(issued)
+        first, second, *_ = consent.items.order_by("order")
+        consent_acknowledge_item(
+            consent=consent, item_id=first.pk, acknowledged=True, actor=patient_actor()
+        )
+        response = sign_in(client, issued)
+        assert response["Location"] == f"{reverse('patient_risks')}#item-{second.pk}"
+        page = client.get(reverse("patient_risks"))
+        assert "Welcome back. You are where you left off." in page.text
+        # The same browser, opening the link again later.
+        assert client.get(link_url(issued))["Location"] == response["Location"]
+
+    def test_opening_the_link_again_with_every_risk_ticked_goes_to_the_review(
+        self, client, surgeon
+    ):
+        consent, issued = ready_to_sign(surgeon)
+        question = consent_ask_question(
+            consent=consent,
+            item_id=consent.items.first().pk,
+            text="Can I drive home?",
+            actor=patient_actor(),
+        )
+        # Asked, not yet answered: the review says what it waits for.
+        assert sign_in(client, issued)["Location"] == reverse("patient_review")
+        assert "Waiting for your surgeon's team" in client.get(reverse("patient_review")).text
+        consent_answer_question(
+            consent=consent,
+            question_id=question.pk,
+            text="No. Someone must drive you.",
+            actor=surgeon_actor(surgeon),
+        )
+        # Answered: straight to the page where the patient signs, the answer on it.
+        other_device = client.__class__()
+        assert sign_in(other_device, issued)["Location"] == reverse("patient_review")
+        review = other_device.get(reverse("patient_review"))
+        assert "No. Someone must drive you." in review.text and "Sign my consent" in review.text
+
+    def test_a_question_asked_before_any_tick_counts_as_started(self, client, surgeon):
+        consent, issued = issue(surgeon)
+        opened_before(issued)
+        consent_ask_question(
+            consent=consent,
+            item_id=consent.items.order_by("order").last().pk,
+            text="Is it safe?",
+            actor=patient_actor(),
+        )
+        first = consent.items.order_by("order").first()
+        assert sign_in(client, issued)["Location"] == f"{reverse('patient_risks')}#item-{first.pk}"
 
     def test_after_signing_every_step_leads_to_the_confirmation(self, client, surgeon):
         from .helpers import ready_to_sign, sign

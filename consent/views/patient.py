@@ -63,7 +63,7 @@ def patient_link(request: HttpRequest, token: str) -> HttpResponse:
     if state != LinkState.OK:
         return patient_session.link_problem(request, state)
     if patient_session.current_link_id(request) == link.pk:
-        return redirect("patient_start")  # this browser already proved who it is
+        return _resume(request, link.consent)  # this browser already proved who it is
 
     form = DateOfBirthForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -74,7 +74,7 @@ def patient_link(request: HttpRequest, token: str) -> HttpResponse:
         )
         if result.confirmed:
             patient_session.start(request, link)
-            return redirect("patient_start")
+            return _resume(request, link.consent)
         if result.state != LinkState.OK:
             return patient_session.link_problem(request, result.state)
         left = result.attempts_left
@@ -89,6 +89,22 @@ def patient_link(request: HttpRequest, token: str) -> HttpResponse:
         {"form": form, "procedure_name": link.consent.procedure_name},
         status=400 if form.errors else 200,
     )
+
+
+def _resume(request: HttpRequest, consent: Consent) -> HttpResponse:
+    """Where a patient who opens their link again expects to be: where they left off.
+    Nothing done yet: the start. Risks left to tick: the first of them. Every risk ticked: the
+    review, where they sign (or see that a question still waits for an answer)."""
+    if not consent.is_open:
+        return redirect("patient_start")  # which says what happened to the consent
+    items = list(consent.items.all())
+    started = any(i.acknowledged_at for i in items) or consent.questions.exists()
+    if not started:
+        return redirect("patient_start")
+    messages.info(request, "Welcome back. You are where you left off. Everything you did is saved.")
+    if missing := unacknowledged_items(consent, items):
+        return redirect(f"{reverse('patient_risks')}#item-{missing[0].pk}")
+    return redirect("patient_review")
 
 
 def _closed_response(request: HttpRequest, consent: Consent) -> HttpResponse | None:
