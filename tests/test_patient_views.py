@@ -376,6 +376,38 @@ class TestRisks:
         assert response.status_code == 302
         assert consent.items.filter(acknowledged_at__isnull=False).count() == 2
 
+    def test_without_javascript_the_page_says_the_buttons_save_the_ticks(self, client, surgeon):
+        _, issued = issue(surgeon)
+        sign_in(client, issued)
+        page = client.get(reverse("patient_risks"))
+        assert re.search(r'<span data-saved-by-form>[^<]*"Save my progress"', page.text)
+        # "Saved as you make it" is only true once the script runs; it shows it.
+        assert re.search(
+            r"<span data-saved-at-once hidden>Each tick is saved as you make it", page.text
+        )
+
+    def test_the_count_is_of_the_saved_ticks(self, client, surgeon):
+        consent, issued = issue(surgeon)
+        sign_in(client, issued)
+        items = list(consent.items.all())
+        assert "0 of 6 risks ticked and saved." in visible(client.get(reverse("patient_risks")))
+        client.post(
+            reverse("patient_risks"),
+            {
+                "shown": [i.pk for i in items],
+                "acknowledged": [i.pk for i in items],
+                "action": "save",
+            },
+        )
+        assert "6 of 6 risks ticked and saved." in visible(client.get(reverse("patient_risks")))
+        # A refused form shows the ticks as sent, and counts only what is saved.
+        response = client.post(
+            reverse("patient_risks"),
+            {"shown": [i.pk for i in items], "acknowledged": ["x"], "action": "save"},
+        )
+        assert response.status_code == 400
+        assert "6 of 6 risks ticked and saved." in visible(response)
+
     def test_ticks_survive_a_closed_tab_and_another_device(self, client, surgeon):
         consent, issued = issue(surgeon)
         sign_in(client, issued)
