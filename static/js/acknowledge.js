@@ -9,7 +9,8 @@
   var doneCount = document.querySelector("#ack-count [data-done]");
   var NO_CONNECTION = "Not saved: no connection. Tick again when you are back online.";
   var OUR_SIDE = "Not saved: something went wrong on our side. Please try again in a moment.";
-  var CLOSED = "Not saved: this consent form can no longer be changed. Reload the page to see why.";
+  var CLOSED =
+    "Not saved: this consent form can no longer be changed. Open your link again to see why.";
 
   // From now on each tick is saved at once: say so instead of "press Save".
   document.querySelectorAll("[data-saved-by-form]").forEach(function (note) {
