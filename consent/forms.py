@@ -25,13 +25,15 @@ from .services import (
     ANSWER_MAX_LENGTH,
     EARLIEST_DATE_OF_BIRTH,
     MAX_AGE_YEARS,
+    NAME_MISMATCH_MESSAGE,
     QUESTION_MAX_LENGTH,
     ExtraRisk,
     PatientDetails,
     earliest_date_of_birth,
     latest_planned_date,
+    names_match,
 )
-from .signature_image import MAX_BYTES
+from .signature_image import MAX_BYTES, SignatureImageError, check_png, from_data_url
 
 NUL_MESSAGE = (
     "This contains an invisible character that we cannot store (a null character). "
@@ -66,9 +68,25 @@ class PlainForm(forms.Form):
         super().__init__(*args, **kwargs)
         plain_messages(self.fields)
 
+    # Where a problem with the whole form (not one field) sends the patient: the id of the
+    # first thing to put right. Forms shown with an error summary set it.
+    summary_target = ""
+    # A field whose input is not what the patient sees (a hidden value drawn by a script):
+    # its errors link to this id instead.
+    summary_targets: dict[str, str] = {}
+
     def first_error(self) -> str:
         """The first message of a refused form, for a page that shows one message."""
         return next(message for errors in self.errors.values() for message in errors)
+
+    def error_summary(self) -> list[tuple[str, str]]:
+        """Every problem as (message, id of the field to put it right), for the summary at
+        the top of the page: the whole form's problems first, then each field's in order."""
+        summary = [(str(message), self.summary_target) for message in self.non_field_errors()]
+        for field in self:
+            target = self.summary_targets.get(field.name, field.id_for_label)
+            summary += [(str(message), target) for message in field.errors]
+        return summary
 
 
 def is_ascii_number(text: str) -> bool:
@@ -331,6 +349,8 @@ class PatientNameForm(PlainForm):
 class DateOfBirthForm(PlainForm):
     """Day, month and year as three boxes: easier than a date picker for a birth date."""
 
+    summary_target = "id_day"
+
     day = forms.CharField(label="Day", max_length=2)
     month = forms.CharField(label="Month", max_length=2)
     year = forms.CharField(label="Year", max_length=4)
@@ -403,12 +423,42 @@ class SignForm(PlainForm):
         required=False, widget=forms.HiddenInput, max_length=(MAX_BYTES * 4) // 3 + 100
     )
 
-    def __init__(self, *args, statement: str, **kwargs):
+    summary_targets = {"signature": "signature-pad"}
+
+    def __init__(self, *args, statement: str, expected_name: str, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["statement"].label = statement
         self.fields["signature"].error_messages["max_length"] = (
             "The drawn signature is too large (at most 200 KB). Please clear it and sign again."
         )
+        self.expected_name = expected_name
+
+    def clean_typed_name(self) -> str:
+        # consent_sign checks it too; here the message goes beside the field.
+        typed = self.cleaned_data["typed_name"]
+        if not names_match(typed, self.expected_name):
+            raise forms.ValidationError(NAME_MISMATCH_MESSAGE)
+        return typed
+
+    def clean_signature(self) -> bytes | None:
+        """The drawn signature as PNG bytes (None if the patient did not draw), checked as
+        consent_sign checks it, so that a refused form can safely show it again."""
+        data_url = self.cleaned_data["signature"]
+        if not data_url:
+            return None
+        try:
+            png = from_data_url(data_url)
+            check_png(png)
+        except SignatureImageError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return png
+
+    def kept_signature(self) -> str:
+        """The drawn signature to put back on the pad of a refused form: only one that passed
+        the checks above, never whatever was posted."""
+        if getattr(self, "cleaned_data", {}).get("signature"):
+            return self.data["signature"]
+        return ""
 
 
 class WithdrawForm(PlainForm):

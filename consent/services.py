@@ -794,6 +794,13 @@ def consent_statement(consent: Consent) -> str:
     )
 
 
+NAME_MISMATCH_MESSAGE = (
+    "The name you typed does not match the name on this consent. Type your first and "
+    "last name as they are shown at the top of this page. You can leave out middle "
+    "names. If the name shown is wrong, ask your surgeon's team to correct it."
+)
+
+
 class SigningInProgress(ConsentError):
     """Another request is making this consent's signature right now."""
 
@@ -992,11 +999,7 @@ def _check_ready_to_sign(consent: Consent, typed_name: str) -> None:
             "You can sign once it is answered."
         )
     if not names_match(typed_name, consent.patient.full_name):
-        raise ConsentError(
-            "The name you typed does not match the name on this consent. Type your first and "
-            "last name as they are shown at the top of this page. You can leave out middle "
-            "names. If the name shown is wrong, ask your surgeon's team to correct it."
-        )
+        raise ConsentError(NAME_MISMATCH_MESSAGE)
 
 
 def _latest_record(consent: Consent, issued: dict) -> dict | None:

@@ -9,9 +9,17 @@ from django.urls import reverse
 from django.utils import timezone
 
 from consent.models import ConsentStatus
-from consent.services import consent_expire, consent_reissue_link, consent_revoke
+from consent.services import (
+    consent_acknowledge_item,
+    consent_answer_question,
+    consent_ask_question,
+    consent_expire,
+    consent_reissue_link,
+    consent_revoke,
+    link_verify_identity,
+)
 
-from .helpers import issue, procedure_with_risks, surgeon_actor
+from .helpers import DOB, issue, patient_actor, procedure_with_risks, ready_to_sign, surgeon_actor
 
 pytestmark = pytest.mark.usefixtures("library")
 
@@ -22,6 +30,28 @@ WRONG = {"day": "1", "month": "1", "year": "1970"}
 def visible(response) -> str:
     """The page's text as a person reads it: tags removed, spaces collapsed."""
     return " ".join(re.sub(r"<[^>]+>", " ", response.text).split())
+
+
+def error_summary(response) -> list[tuple[str, str]]:
+    """The problems listed at the top of a refused form: (message, the id it links to)."""
+    match = re.search(
+        r'<div class="alert alert-danger" role="alert" id="error-summary".*?</div>',
+        response.text,
+        re.S,
+    )
+    assert match, "no error summary on the page"
+    summary = match.group(0)
+    assert 'tabindex="-1"' in summary and "data-error-summary" in summary  # the script focuses it
+    assert response.text.index('id="error-summary"') < response.text.index("<form")  # at the top
+    return [
+        (" ".join(re.sub(r"<[^>]+>", " ", text).split()), target)
+        for target, text in re.findall(r'<li>(?:<a href="#([^"]*)">)?(.*?)</li>', summary, re.S)
+    ]
+
+
+def opened_before(issued) -> None:
+    """The patient opened the link once before (on another day, or another device)."""
+    link_verify_identity(link=issued.link, date_of_birth=DOB, actor=patient_actor())
 
 
 def link_url(issued) -> str:
@@ -102,6 +132,26 @@ class TestIdentityCheck:
         assert f'value="{typed["year"]}"' in response.text  # what was typed stays
         issued.link.refresh_from_db()
         assert issued.link.failed_attempts == 0
+
+    def test_a_refused_date_is_listed_at_the_top_and_linked_to_the_day(self, client, surgeon):
+        _, issued = issue(surgeon)
+        response = client.post(link_url(issued), WRONG)
+        [(message, target)] = error_summary(response)
+        assert message.startswith("That date of birth does not match our records.")
+        assert target == "id_day"
+        for part in ("day", "month", "year"):
+            assert re.search(
+                rf'id="id_{part}"[^>]*aria-describedby="dob-hint dob-error" aria-invalid="true"',
+                response.text,
+            )
+        assert 'id="dob-error"' in response.text
+
+    def test_a_missing_part_of_the_date_links_to_that_box(self, client, surgeon):
+        _, issued = issue(surgeon)
+        response = client.post(link_url(issued), {"day": "27", "month": "", "year": "1964"})
+        assert error_summary(response) == [("Enter the month you were born.", "id_month")]
+        assert re.search(r'id="id_month"[^>]*aria-invalid="true"', response.text)
+        assert not re.search(r'id="id_day"[^>]*aria-invalid', response.text)
 
     def test_a_closed_consent_says_so(self, client, surgeon):
         consent, issued = issue(surgeon, planned_in_days=1)
@@ -202,6 +252,57 @@ class TestSession:
         sign_in(client, issued)
         assert client.get(link_url(issued))["Location"] == reverse("patient_start")
 
+    def test_opening_the_link_again_goes_back_to_the_first_risk_left_to_tick(self, client, surgeon):
+        consent, issued = issue(surgeon)
+        opened_before(issued)
+        first, second, *_ = consent.items.order_by("order")
+        consent_acknowledge_item(
+            consent=consent, item_id=first.pk, acknowledged=True, actor=patient_actor()
+        )
+        response = sign_in(client, issued)
+        assert response["Location"] == f"{reverse('patient_risks')}#item-{second.pk}"
+        page = client.get(reverse("patient_risks"))
+        assert "Welcome back. You are where you left off." in page.text
+        # The same browser, opening the link again later.
+        assert client.get(link_url(issued))["Location"] == response["Location"]
+
+    def test_opening_the_link_again_with_every_risk_ticked_goes_to_the_review(
+        self, client, surgeon
+    ):
+        consent, issued = ready_to_sign(surgeon)
+        question = consent_ask_question(
+            consent=consent,
+            item_id=consent.items.first().pk,
+            text="Can I drive home?",
+            actor=patient_actor(),
+        )
+        # Asked, not yet answered: the review says what it waits for.
+        assert sign_in(client, issued)["Location"] == reverse("patient_review")
+        assert "Waiting for your surgeon's team" in client.get(reverse("patient_review")).text
+        consent_answer_question(
+            consent=consent,
+            question_id=question.pk,
+            text="No. Someone must drive you.",
+            actor=surgeon_actor(surgeon),
+        )
+        # Answered: straight to the page where the patient signs, the answer on it.
+        other_device = client.__class__()
+        assert sign_in(other_device, issued)["Location"] == reverse("patient_review")
+        review = other_device.get(reverse("patient_review"))
+        assert "No. Someone must drive you." in review.text and "Sign my consent" in review.text
+
+    def test_a_question_asked_before_any_tick_counts_as_started(self, client, surgeon):
+        consent, issued = issue(surgeon)
+        opened_before(issued)
+        consent_ask_question(
+            consent=consent,
+            item_id=consent.items.order_by("order").last().pk,
+            text="Is it safe?",
+            actor=patient_actor(),
+        )
+        first = consent.items.order_by("order").first()
+        assert sign_in(client, issued)["Location"] == f"{reverse('patient_risks')}#item-{first.pk}"
+
     def test_after_signing_every_step_leads_to_the_confirmation(self, client, surgeon):
         from .helpers import ready_to_sign, sign
 
@@ -274,6 +375,38 @@ class TestRisks:
         )
         assert response.status_code == 302
         assert consent.items.filter(acknowledged_at__isnull=False).count() == 2
+
+    def test_without_javascript_the_page_says_the_buttons_save_the_ticks(self, client, surgeon):
+        _, issued = issue(surgeon)
+        sign_in(client, issued)
+        page = client.get(reverse("patient_risks"))
+        assert re.search(r'<span data-saved-by-form>[^<]*"Save my progress"', page.text)
+        # "Saved as you make it" is only true once the script runs; it shows it.
+        assert re.search(
+            r"<span data-saved-at-once hidden>Each tick is saved as you make it", page.text
+        )
+
+    def test_the_count_is_of_the_saved_ticks(self, client, surgeon):
+        consent, issued = issue(surgeon)
+        sign_in(client, issued)
+        items = list(consent.items.all())
+        assert "0 of 6 risks ticked and saved." in visible(client.get(reverse("patient_risks")))
+        client.post(
+            reverse("patient_risks"),
+            {
+                "shown": [i.pk for i in items],
+                "acknowledged": [i.pk for i in items],
+                "action": "save",
+            },
+        )
+        assert "6 of 6 risks ticked and saved." in visible(client.get(reverse("patient_risks")))
+        # A refused form shows the ticks as sent, and counts only what is saved.
+        response = client.post(
+            reverse("patient_risks"),
+            {"shown": [i.pk for i in items], "acknowledged": ["x"], "action": "save"},
+        )
+        assert response.status_code == 400
+        assert "6 of 6 risks ticked and saved." in visible(response)
 
     def test_ticks_survive_a_closed_tab_and_another_device(self, client, surgeon):
         consent, issued = issue(surgeon)

@@ -11,7 +11,7 @@ from consent.models import Consent, ConsentStatus, Question, Signature
 from consent.services import consent_ask_question
 
 from .helpers import issue, patient_actor, png_signature, ready_to_sign
-from .test_patient_views import sign_in, visible
+from .test_patient_views import error_summary, sign_in, visible
 
 pytestmark = pytest.mark.usefixtures("library")
 
@@ -67,6 +67,17 @@ class TestQuestionsInTheBrowser:
         assert "Please keep it under 1000" in response.text
         assert text.strip() in response.text  # nothing the patient wrote is lost
         assert not Question.objects.exists()
+        [(message, target)] = error_summary(response)
+        assert "Please keep it under 1000" in message and target == f"question-{item.pk}"
+        assert f'aria-describedby="question-{item.pk}-error"' in response.text
+
+    def test_a_question_about_a_risk_not_on_the_page_is_listed_without_a_link(
+        self, client, surgeon
+    ):
+        patient_client(client, surgeon)
+        response = client.post(reverse("patient_question", args=[999_999]), {"question": "Hm?"})
+        assert response.status_code == 400
+        assert error_summary(response) == [("That risk is not part of this consent.", "")]
 
     def test_the_surgeon_answers_and_the_patient_sees_the_answer(self, client, surgeon):
         consent = patient_client(client, surgeon)
@@ -214,6 +225,110 @@ class TestSigningInTheBrowser:
         response = client.post(reverse("patient_sign"), {"typed_name": "Ada Lovelace"})
         assert "Please tick the box to confirm that you consent" in response.text
 
+    def test_a_refused_sign_lists_each_problem_at_the_top_linked_to_its_field(
+        self, client, surgeon
+    ):
+        patient_client(client, surgeon)
+        response = client.post(reverse("patient_sign"), {"typed_name": "Someone"})
+        assert response.status_code == 400
+        assert error_summary(response) == [
+            (
+                "The name you typed does not match the name on this consent. "
+                "Please type your full name as it appears at the top of this page.",
+                "id_typed_name",
+            ),
+            ("Please tick the box to confirm that you consent.", "id_statement"),
+        ]
+        # Each field says what is wrong with it, and points to its message.
+        assert re.search(
+            r'<input[^>]*aria-describedby="id_typed_name_error"[^>]*id="id_typed_name"',
+            response.text,
+        )
+        assert 'id="id_typed_name_error"' in response.text
+        assert re.search(
+            r'id="id_statement"[^>]*aria-describedby="id_statement_error"', response.text
+        )
+        assert 'id="id_statement_error"' in response.text
+
+    def test_a_refused_sign_keeps_the_drawing(self, client, surgeon):
+        consent = patient_client(client, surgeon)
+        drawn = data_url(png_signature())
+        response = client.post(
+            reverse("patient_sign"),
+            {"typed_name": "Ada Lovelace", "signature": drawn},  # the box not ticked
+        )
+        assert response.status_code == 400
+        assert f'name="signature" id="id_signature" value="{drawn}"' in response.text
+        assert "The signature you drew before is kept" in response.text
+        # Sent again as the page's script sends it, unchanged: signed with that drawing.
+        client.post(
+            reverse("patient_sign"),
+            {"typed_name": "Ada Lovelace", "statement": STATEMENT, "signature": drawn},
+        )
+        signature = Signature.objects.get(consent=consent)
+        assert signature.method == "drawn"
+        assert bytes(signature.image_png) == png_signature()
+
+    @pytest.mark.parametrize(
+        ("drawn", "message"),
+        [
+            pytest.param(
+                data_url(png_signature(blank=True)), "The signature box is empty", id="blank"
+            ),
+            pytest.param(
+                "data:image/png;base64,<b>not an image</b>", "could not be read", id="not-base64"
+            ),
+            pytest.param("data:image/png;base64," + "A" * 300_000, "too large", id="too-large"),
+        ],
+    )
+    def test_a_drawing_that_fails_the_checks_is_not_sent_back(
+        self, client, surgeon, drawn, message
+    ):
+        patient_client(client, surgeon)
+        response = client.post(
+            reverse("patient_sign"),
+            {"typed_name": "Ada Lovelace", "statement": STATEMENT, "signature": drawn},
+        )
+        assert response.status_code == 400
+        assert 'name="signature" id="id_signature" value=""' in response.text
+        assert drawn[30:60] not in response.text
+        [(text, target)] = error_summary(response)
+        assert message in text and target == "signature-pad"
+        assert "Your drawing was not kept." in response.text
+        assert 'aria-describedby="pad-help signature-error"' in response.text
+
+    def test_a_refusal_by_the_service_is_listed_at_the_top_without_a_link(
+        self, client, surgeon, monkeypatch
+    ):
+        patient_client(client, surgeon)
+        from consent.services import ConsentError
+        from consent.views import patient as patient_views
+
+        def refused(**kwargs):
+            raise ConsentError("Something changed while your signature was being saved.")
+
+        monkeypatch.setattr(patient_views, "consent_sign", refused)
+        drawn = data_url(png_signature())
+        response = client.post(
+            reverse("patient_sign"),
+            {"typed_name": "Ada Lovelace", "statement": STATEMENT, "signature": drawn},
+        )
+        assert error_summary(response) == [
+            ("Something changed while your signature was being saved.", "")
+        ]
+        assert f'value="{drawn}"' in response.text  # the drawing is kept for the next try
+
+    def test_opening_the_sign_address_shows_the_review(self, client, surgeon):
+        patient_client(client, surgeon)
+        response = client.get(reverse("patient_sign"))
+        assert response.status_code == 302
+        assert response["Location"] == reverse("patient_review")
+        assert client.put(reverse("patient_sign")).status_code == 405
+
+    def test_opening_the_sign_address_without_a_session_asks_to_open_the_link(self, client):
+        response = client.get(reverse("patient_sign"))
+        assert response.status_code == 401
+
     def test_a_second_submission_lands_on_the_confirmation(self, client, surgeon):
         consent = patient_client(client, surgeon)
         client.post(reverse("patient_sign"), {"typed_name": "Ada Lovelace", "statement": STATEMENT})
@@ -321,6 +436,9 @@ class TestWithdrawal:
         assert response.status_code == 400
         assert "keep this to 1000 characters or fewer" in visible(response)
         assert reason.strip() in response.text  # nothing the patient wrote is lost
+        [(text, target)] = error_summary(response)
+        assert "keep this to 1000 characters or fewer" in text and target == "id_reason"
+        assert re.search(r'aria-describedby="id_reason_error"[^>]*id="id_reason"', response.text)
         consent.refresh_from_db()
         assert consent.status == ConsentStatus.IN_REVIEW
 

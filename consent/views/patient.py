@@ -40,7 +40,6 @@ from ..services import (
     link_verify_identity,
     unacknowledged_items,
 )
-from ..signature_image import SignatureImageError, from_data_url
 from .common import pdf_response
 
 PATIENT_STEPS = ["About your operation", "Risks", "Review and sign"]
@@ -64,7 +63,7 @@ def patient_link(request: HttpRequest, token: str) -> HttpResponse:
     if state != LinkState.OK:
         return patient_session.link_problem(request, state, link.consent if link else None)
     if patient_session.current_link_id(request) == link.pk:
-        return redirect("patient_start")  # this browser already proved who it is
+        return _resume(request, link.consent)  # this browser already proved who it is
 
     form = DateOfBirthForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -75,7 +74,7 @@ def patient_link(request: HttpRequest, token: str) -> HttpResponse:
         )
         if result.confirmed:
             patient_session.start(request, link)
-            return redirect("patient_start")
+            return _resume(request, link.consent)
         if result.state != LinkState.OK:
             return patient_session.link_problem(request, result.state, link.consent)
         left = result.attempts_left
@@ -90,6 +89,22 @@ def patient_link(request: HttpRequest, token: str) -> HttpResponse:
         {"form": form, "procedure_name": link.consent.procedure_name},
         status=400 if form.errors else 200,
     )
+
+
+def _resume(request: HttpRequest, consent: Consent) -> HttpResponse:
+    """Where a patient who opens their link again expects to be: where they left off.
+    Nothing done yet: the start. Risks left to tick: the first of them. Every risk ticked: the
+    review, where they sign (or see that a question still waits for an answer)."""
+    if not consent.is_open:
+        return redirect("patient_start")  # which says what happened to the consent
+    items = list(consent.items.all())
+    started = any(i.acknowledged_at for i in items) or consent.questions.exists()
+    if not started:
+        return redirect("patient_start")
+    messages.info(request, "Welcome back. You are where you left off. Everything you did is saved.")
+    if missing := unacknowledged_items(consent, items):
+        return redirect(f"{reverse('patient_risks')}#item-{missing[0].pk}")
+    return redirect("patient_review")
 
 
 def _closed_response(request: HttpRequest, consent: Consent) -> HttpResponse | None:
@@ -150,6 +165,11 @@ def _render_risks(
     if ticked is not None:
         for item in items:
             item.shown_ticked = item.pk in ticked
+    question_summary = []
+    if question_error:
+        item_id, message, _typed = question_error
+        shown = any(i.pk == item_id and not i.not_applicable for i in items)
+        question_summary = [(message, f"question-{item_id}" if shown else "")]
     return render(
         request,
         "consent/patient/risks.html",
@@ -161,6 +181,7 @@ def _render_risks(
             "done": sum(1 for i in items if i.needs_acknowledgment and i.acknowledged_at),
             "total": sum(1 for i in items if i.needs_acknowledgment),
             "question_error": question_error,
+            "question_summary": question_summary,
             "question_max_length": QUESTION_MAX_LENGTH,
             "ticks_as_sent": ticked is not None,
             **_step(2),
@@ -247,7 +268,7 @@ def patient_review(request: HttpRequest) -> HttpResponse:
     if unacknowledged_items(consent, items):
         messages.error(request, "Please tick every risk before you go on.")
         return redirect("patient_risks")
-    return _render_review(request, consent, items, SignForm(statement=consent_statement(consent)))
+    return _render_review(request, consent, items, _sign_form(consent))
 
 
 def _render_review(request, consent, items, form, status=200) -> HttpResponse:
@@ -266,25 +287,34 @@ def _render_review(request, consent, items, form, status=200) -> HttpResponse:
     )
 
 
+def _sign_form(consent: Consent, data=None) -> SignForm:
+    return SignForm(
+        data,
+        statement=consent_statement(consent),
+        expected_name=consent.patient.full_name,
+    )
+
+
 @never_cache
-@require_POST
+@require_http_methods(["GET", "POST"])
 @patient_required
 def patient_sign(request: HttpRequest) -> HttpResponse:
     consent = request.consent
+    if request.method == "GET":  # a reload or a bookmark of the page a refused Sign showed
+        return redirect("patient_review")
     if closed := _closed_response(request, consent):
         return closed
-    form = SignForm(request.POST, statement=consent_statement(consent))
+    form = _sign_form(consent, request.POST)
     if form.is_valid():
-        drawn = form.cleaned_data["signature"]
         try:
             consent_sign(
                 consent=consent,
                 typed_name=form.cleaned_data["typed_name"],
                 statement_accepted=form.cleaned_data["statement"],
-                drawn_png=from_data_url(drawn) if drawn else None,
+                drawn_png=form.cleaned_data["signature"],
                 actor=Actor.patient(request),
             )
-        except (ConsentError, SignatureImageError) as exc:
+        except ConsentError as exc:
             form.add_error(None, str(exc))
         else:
             return redirect("patient_done")

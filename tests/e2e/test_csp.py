@@ -116,7 +116,7 @@ def test_no_page_breaks_the_content_security_policy(browser, live_server, surgeo
     for label, value in (("Day", "1"), ("Month", "1"), ("Year", "1970")):
         patient.get_by_label(label).fill(value)
     patient.get_by_role("button", name="Continue").click()
-    expect(patient.get_by_text("does not match our records")).to_be_visible()
+    expect(patient.locator("#error-summary")).to_contain_text("does not match our records")
     phone.collect(patient, "identity, wrong date")
     for label, value in (("Day", "27"), ("Month", "3"), ("Year", "1964")):
         patient.get_by_label(label).fill(value)

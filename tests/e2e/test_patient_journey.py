@@ -5,8 +5,10 @@ opens the link, proves their date of birth, ticks risks, closes the tab half-way
 asks a question; the surgeon answers it; the patient draws a signature with the mouse and signs.
 """
 
+import base64
 import datetime
 import io
+from urllib.parse import parse_qs
 
 import pytest
 from django.utils import timezone
@@ -15,6 +17,7 @@ from playwright.sync_api import expect
 
 from consent.models import Consent, ConsentStatus, Signature
 from tests.conftest import PASSWORD
+from tests.helpers import issue, ready_to_sign
 
 pytestmark = pytest.mark.usefixtures("e2e_library")
 
@@ -55,7 +58,7 @@ def test_the_whole_journey_to_a_signed_consent(new_context, live_server, surgeon
     patient.get_by_label("Month").fill("1")
     patient.get_by_label("Year").fill("1970")
     patient.get_by_role("button", name="Continue").click()
-    expect(patient.get_by_text("does not match our records")).to_be_visible()
+    expect(patient.locator("#error-summary")).to_contain_text("does not match our records")
     patient.get_by_label("Day").fill("27")
     patient.get_by_label("Month").fill("3")
     patient.get_by_label("Year").fill("1964")
@@ -77,12 +80,14 @@ def test_the_whole_journey_to_a_signed_consent(new_context, live_server, surgeon
     patient.close()
 
     patient = phone.new_page()
-    patient.goto(link)  # the same phone, later: straight back in
-    patient.get_by_role("link", name="Continue to the risks").click()
+    patient.goto(link)  # the same phone, later: straight back in, where they left off
+    expect(patient.get_by_text("Welcome back. You are where you left off.")).to_be_visible()
+    first_left = consent.items.filter(acknowledged_at__isnull=True).order_by("order").first()
+    assert patient.url.endswith(f"/patient/risks/#item-{first_left.pk}")
     boxes = patient.get_by_label("I have read and understood this")
     for i in range(3):
         expect(boxes.nth(i)).to_be_checked()
-    expect(patient.locator("#ack-count")).to_have_text("3 of 6 risks ticked.")
+    expect(patient.locator("#ack-count")).to_have_text("3 of 6 risks ticked and saved.")
 
     # Continuing too early lists exactly what is left.
     patient.get_by_role("button", name="Continue").click()
@@ -151,8 +156,6 @@ def test_the_whole_journey_to_a_signed_consent(new_context, live_server, surgeon
 
 
 def test_keyboard_only_patients_sign_with_the_typed_name(new_context, live_server, surgeon):
-    from tests.helpers import ready_to_sign
-
     consent, issued = ready_to_sign(surgeon)
     context = new_context(**PHONE)
     page = context.new_page()
@@ -163,8 +166,7 @@ def test_keyboard_only_patients_sign_with_the_typed_name(new_context, live_serve
     page.keyboard.press("Tab")
     page.keyboard.type("1964")
     page.keyboard.press("Enter")
-    expect(page.get_by_text("Step 1 of 3")).to_be_visible()
-    page.goto(f"{live_server.url}/patient/review/")
+    expect(page.get_by_text("Step 3 of 3")).to_be_visible()  # every risk ticked: the review
     page.get_by_label("Type your full name").focus()
     page.keyboard.type("Ada Lovelace")
     page.get_by_label("I consent to").focus()
@@ -172,4 +174,119 @@ def test_keyboard_only_patients_sign_with_the_typed_name(new_context, live_serve
     page.get_by_role("button", name="Sign my consent").focus()
     page.keyboard.press("Enter")
     expect(page.get_by_text("Your consent is signed")).to_be_visible()
+    assert Signature.objects.get(consent=consent).method == "typed"
+
+
+# A common phone: the first screen is 844 px high.
+TALL_PHONE = {**PHONE, "viewport": {"width": 390, "height": 844}}
+
+
+def prove_identity(page, live_server, issued):
+    page.goto(f"{live_server.url}/p/{issued.token}/")
+    page.get_by_label("Day").fill("27")
+    page.get_by_label("Month").fill("3")
+    page.get_by_label("Year").fill("1964")
+    page.get_by_role("button", name="Continue").click()
+
+
+def draw(page):
+    canvas = page.locator("canvas")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + 20, box["y"] + box["height"] * 0.7)
+    page.mouse.down()
+    for step in range(1, 16):
+        page.mouse.move(
+            box["x"] + 20 + step * 15, box["y"] + box["height"] * (0.3 if step % 2 else 0.7)
+        )
+    page.mouse.up()
+
+
+# Whether the pad shows anything: any pixel that is not transparent.
+PAD_HAS_INK = """() => {
+  const canvas = document.querySelector("canvas");
+  const pixels = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+  for (let i = 3; i < pixels.length; i += 4) if (pixels[i] > 0) return true;
+  return false;
+}"""
+
+
+def test_a_refused_first_sign_keeps_the_drawing_and_shows_why_first(
+    new_context, live_server, surgeon
+):
+    consent, issued = ready_to_sign(surgeon)
+    page = new_context(**TALL_PHONE).new_page()
+    prove_identity(page, live_server, issued)
+    expect(page.get_by_text("Step 3 of 3")).to_be_visible()  # every risk ticked: the review
+    draw(page)
+    page.get_by_label("Type your full name").fill("Ada Lovelac")  # a typo
+    page.get_by_label("I consent to").check()
+    with page.expect_request("**/patient/sign/") as sent:
+        page.get_by_role("button", name="Sign my consent").click()
+    drawn = parse_qs(sent.value.post_data)["signature"][0]
+    assert drawn.startswith("data:image/png;base64,")
+
+    # Why, first: focused, on the first screen, read out as an alert.
+    summary = page.locator("#error-summary")
+    expect(summary).to_be_focused()
+    expect(summary).to_have_attribute("role", "alert")
+    expect(summary).to_be_in_viewport()
+    top = summary.bounding_box()
+    assert top["y"] >= 0 and top["y"] + top["height"] <= 844, top
+    # Nothing lost: the drawing is back in the form and on the pad, the box still ticked.
+    assert page.locator("input[name=signature]").input_value() == drawn
+    page.wait_for_function(PAD_HAS_INK)
+    expect(page.get_by_label("I consent to")).to_be_checked()
+    expect(page.get_by_label("Type your full name")).to_have_value("Ada Lovelac")
+
+    summary.get_by_role("link", name="The name you typed does not match").click()
+    expect(page.get_by_label("Type your full name")).to_be_focused()
+    page.get_by_label("Type your full name").fill("Ada Lovelace")
+    page.get_by_role("button", name="Sign my consent").click()
+    expect(page.get_by_text("Thank you. Your consent is signed.")).to_be_visible()
+    signature = Signature.objects.get(consent=consent)
+    assert signature.method == "drawn"
+    assert bytes(signature.image_png) == base64.b64decode(drawn.split(",", 1)[1])
+
+
+def test_without_javascript_from_the_link_to_the_signed_pdf(new_context, live_server, surgeon):
+    consent, issued = issue(surgeon)
+    page = new_context(**TALL_PHONE, java_script_enabled=False).new_page()
+    page.goto(f"{live_server.url}/p/{issued.token}/")
+    page.get_by_label("Day").fill("27")
+    page.get_by_role("button", name="Continue").click()
+    summary = page.locator("#error-summary")  # at the top, and linked, without the script
+    expect(summary).to_be_in_viewport()
+    expect(summary.get_by_role("link", name="Enter the month you were born.")).to_have_attribute(
+        "href", "#id_month"
+    )
+    prove_identity(page, live_server, issued)
+    page.get_by_role("link", name="Continue to the risks").click()
+
+    expect(page.get_by_text("to save your ticks")).to_be_visible()
+    expect(page.get_by_text("Each tick is saved as you make it")).to_be_hidden()
+    boxes = page.get_by_label("I have read and understood this")
+    expect(boxes).to_have_count(6)
+    for i in range(6):
+        boxes.nth(i).check()
+    expect(page.locator("#ack-count")).to_have_text("0 of 6 risks ticked and saved.")
+    page.get_by_role("button", name="Continue").click()
+
+    expect(page.get_by_text("Step 3 of 3")).to_be_visible()
+    assert consent.items.filter(acknowledged_at__isnull=True).count() == 0
+    expect(page.locator("canvas")).to_be_hidden()  # no pad without the script: the typed name
+    page.get_by_label("Type your full name").fill("Ada")
+    page.get_by_label("I consent to").check()
+    page.get_by_role("button", name="Sign my consent").click()
+    summary = page.locator("#error-summary")
+    expect(summary).to_be_in_viewport()
+    expect(summary.get_by_role("link", name="The name you typed does not match")).to_be_visible()
+    page.get_by_label("Type your full name").fill("Ada Lovelace")
+    page.get_by_role("button", name="Sign my consent").click()
+    expect(page.get_by_text("Thank you. Your consent is signed.")).to_be_visible()
+
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download your copy (PDF)").click()
+    with open(download.value.path(), "rb") as pdf:
+        assert pdf.read(5) == b"%PDF-"
     assert Signature.objects.get(consent=consent).method == "typed"
