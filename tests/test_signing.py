@@ -350,6 +350,7 @@ class TestWithdraw:
         assert consent.audit_events.last().details == {
             "reason": "I want more time.",
             "was": "signed",
+            "recorded_by_team": False,
         }
 
     def test_an_unsigned_consent_can_be_withdrawn(self, surgeon):
