@@ -211,6 +211,51 @@ def _finish_pdf(document, pdf) -> None:
     _scope_table_headers(document)
     _no_image_interpolation(pdf)
     _archival_metadata(document, pdf)
+    _unambiguous_stream_ends(pdf)
+
+
+# Between a stream's data and `endstream` both writers (pydyf for WeasyPrint, pyHanko) put one
+# LF, which is not part of the data (ISO 32000-1, 7.3.8.1). When the data itself ends with a
+# CR, as compressed data does one time in 256, the file reads "CR LF endstream": and a CR
+# followed by an LF is one end-of-line marker (7.2.2), so PDF/A-2, which counts /Length up to
+# the end-of-line marker before `endstream` (ISO 19005-2, 6.1.7.1), finds the data one byte
+# short of its /Length. Writing CR LF there instead ("CR CR LF endstream") leaves one reading.
+_ENDSTREAM = b"\nendstream"
+_CR_ENDED = b"\r" + _ENDSTREAM
+
+
+def _unambiguous_stream_ends(pdf) -> None:
+    """Have pydyf write CR LF before `endstream` after data that ends in a CR.
+
+    pydyf writes each object, the object and cross-reference streams it makes as it writes
+    included, as one line (write_line, which also counts the offsets): the line of a stream
+    object ends with its data, LF, `endstream`, LF, `endobj`.
+    """
+    write_line = pdf.write_line
+    cr_ended = _CR_ENDED + b"\nendobj"
+
+    def unambiguous_write_line(content, output):
+        if content.endswith(cr_ended):
+            content = content[: -len(cr_ended)] + b"\r" + cr_ended
+        write_line(content, output)
+
+    pdf.write_line = unambiguous_write_line
+
+
+class _UnambiguousStreamEnds(io.BytesIO):
+    """The output pyHanko seals into, writing CR LF before `endstream` after data that ends
+    in a CR (see _unambiguous_stream_ends). pyHanko writes the data, then LF `endstream` in
+    one call; its offsets are read from this file as written, so they stay right."""
+
+    _last = b""
+
+    def write(self, data) -> int:
+        data = bytes(data)
+        if data == _ENDSTREAM and self._last == b"\r":
+            data = b"\r" + data
+        if data:
+            self._last = data[-1:]
+        return super().write(data)
 
 
 def _scope_table_headers(document) -> None:
@@ -333,7 +378,9 @@ def _seal(pdf: bytes) -> bytes:
     )
     # One incremental update holds the field, its tag and the signature: the seal covers
     # the whole file, and the rendered revision is left as it was.
-    return signers.sign_pdf(writer, metadata, signer=_configured_signer()).getvalue()
+    return signers.sign_pdf(
+        writer, metadata, signer=_configured_signer(), output=_UnambiguousStreamEnds()
+    ).getvalue()
 
 
 def _tag_seal_widget(writer) -> None:
