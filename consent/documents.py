@@ -244,8 +244,8 @@ def _unambiguous_stream_ends(pdf) -> None:
 
 class _UnambiguousStreamEnds(io.BytesIO):
     """The output pyHanko seals into, writing CR LF before `endstream` after data that ends
-    in a CR (see _unambiguous_stream_ends). pyHanko writes the data, then LF `endstream` in
-    one call; its offsets are read from this file as written, so they stay right."""
+    in a CR (see _unambiguous_stream_ends). pyHanko writes the data, then LF `endstream` in a
+    call of its own; its offsets are read from this file as written, so they stay right."""
 
     _last = b""
 
