@@ -234,14 +234,16 @@ class TestSigningInTheBrowser:
         assert error_summary(response) == [
             (
                 "The name you typed does not match the name on this consent. "
-                "Please type your full name as it appears at the top of this page.",
+                "Type your first and last name as they are shown at the top of this page. You "
+                "can leave out middle names. If the name shown is wrong, ask your surgeon&#x27;s "
+                "team to correct it.",
                 "id_typed_name",
             ),
             ("Please tick the box to confirm that you consent.", "id_statement"),
         ]
         # Each field says what is wrong with it, and points to its message.
         assert re.search(
-            r'<input[^>]*aria-describedby="id_typed_name_error"[^>]*id="id_typed_name"',
+            r'<input[^>]*aria-describedby="[^"]*id_typed_name_error"[^>]*id="id_typed_name"',
             response.text,
         )
         assert 'id="id_typed_name_error"' in response.text

@@ -28,11 +28,17 @@ YEAR = "max-age=31536000, public, immutable"
 HASHED = re.compile(r"^/static/(?P<name>.+)\.[0-9a-f]{12}\.(?P<ext>[a-z]+)$")
 
 # The scripts each patient page uses; every other patient page uses none.
+# A refused form also brings the script that focuses its list of problems.
 SCRIPTS = {
+    "identity refused": {"js/error-summary.js"},
     "risks": {"js/acknowledge.js"},
-    "question refused": {"js/acknowledge.js"},
+    "question refused": {"js/error-summary.js", "js/acknowledge.js"},
     "review": {"vendor/signature_pad/signature_pad.umd.min.js", "js/signature.js"},
-    "sign refused": {"vendor/signature_pad/signature_pad.umd.min.js", "js/signature.js"},
+    "sign refused": {
+        "js/error-summary.js",
+        "vendor/signature_pad/signature_pad.umd.min.js",
+        "js/signature.js",
+    },
 }
 
 

@@ -37,6 +37,9 @@ CHECKED = {
     "consent_new_for": "issue form, empty and with errors",
     "consent_detail": "issued (with its new link), questions, signed, withdrawn; 404",
     "consent_revoke": "revoke refused (no reason): the consent page with the error",
+    "consent_reissue": "confirm a new link: empty, refused (box not ticked)",
+    "consent_correct_name": "name correction refused (empty): the consent page with the error",
+    "consent_record_withdrawal": "withdrawal refused (no reason): the consent page with the error",
     "question_answer": "answer refused (empty): the consent page with the error",
     "verify": "empty, authentic result, unknown code, form error",
     "patient_link": "unknown, expired, locked; identity, with a wrong date",
@@ -54,7 +57,6 @@ EXCLUDED = {
     "consent_document": "the signed PDF, not an HTML page",
     "patient_document": "the signed PDF, not an HTML page",
     "patient_acknowledge": "saves one tick: JSON for the page's script, else a redirect to the risks",
-    "consent_reissue": "POST only; redirects to the consent's page (checked with the new link)",
     "sign_out_everywhere": "POST only; redirects to the sign-in page",
     "logout": "POST only; redirects to the sign-in page",
 }
@@ -169,6 +171,12 @@ def test_every_page_has_no_axe_violations(
         check(desk, f"consent page: {what}")
     desk.goto(f"{base}/consents/{soon.pk}/")
     check(desk, "consent page: issued")
+    desk.get_by_role("link", name="Make a new link").click()
+    check(desk, "confirm a new link")
+    desk.get_by_role("button", name="Make a new link").click()
+    expect(desk.locator(".invalid-feedback").first).to_be_visible()
+    check(desk, "confirm a new link, not ticked")
+    desk.get_by_label("I understand").check()
     desk.get_by_role("button", name="Make a new link").click()
     expect(desk.locator("#patient-link")).to_be_visible()
     check(desk, "consent page: a new link")
@@ -176,6 +184,16 @@ def test_every_page_has_no_axe_violations(
     desk.get_by_role("button", name="Revoke consent").click()
     expect(desk.get_by_text("Give a reason for revoking")).to_be_visible()
     check(desk, "consent page: revoke refused")
+    desk.get_by_text("Correct the patient's name").click()
+    desk.get_by_label("Patient's full name").fill("   ")
+    desk.get_by_role("button", name="Save the name").click()
+    expect(desk.get_by_text("Enter the patient's full name")).to_be_visible()
+    check(desk, "consent page: name correction refused")
+    desk.goto(f"{base}/consents/{signed.pk}/")
+    desk.get_by_label("How did the patient tell you").fill("   ")
+    desk.get_by_role("button", name="Record the patient's withdrawal").click()
+    expect(desk.get_by_text("Say how the patient told you").first).to_be_visible()
+    check(desk, "consent page: withdrawal refused")
     desk.goto(f"{base}/consents/{asked.pk}/")
     desk.locator(f"#answer-{question.pk}").fill("   ")
     desk.get_by_role("button", name="Send answer").click()
