@@ -215,7 +215,7 @@ def test_every_page_has_no_axe_violations(
     for label, value in (("Day", "1"), ("Month", "1"), ("Year", "1970")):
         phone.get_by_label(label).fill(value)
     phone.get_by_role("button", name="Continue").click()
-    expect(phone.get_by_text("does not match our records")).to_be_visible()
+    expect(phone.locator("#error-summary")).to_contain_text("does not match our records")
     check(phone, "identity, wrong date")
     for label, value in (("Day", DOB.day), ("Month", DOB.month), ("Year", DOB.year)):
         phone.get_by_label(label).fill(str(value))
