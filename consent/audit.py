@@ -432,8 +432,13 @@ def _collect(walk: _Walk, event: AuditEvent) -> None:
         if isinstance(details.get("record"), dict):
             walk.issued[consent] = details["record"]
     elif action == "patient_name_corrected" and isinstance(details.get("record"), dict):
-        # The surgeon corrected the name before signing: the record to check from now on.
-        walk.issued[consent] = details["record"]
+        # The surgeon corrected the name before signing: from now on the record is the one
+        # logged before with only the name changed (a correction can change nothing else).
+        before = walk.issued.get(consent)
+        name = details["record"].get("patient_name")
+        walk.issued[consent] = (
+            details["record"] if before is None else {**before, "patient_name": name}
+        )
     elif action == "link_issued":
         # Links issued before the log recorded token hashes are known, with no hash to check.
         walk.links[details.get("link")] = details.get("token_hash")

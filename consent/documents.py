@@ -14,6 +14,7 @@ import importlib
 import io
 import logging
 import mimetypes
+import re
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -446,15 +447,18 @@ def _keep_archival_xmp(writer) -> None:
         packet = writer.root["/Metadata"].data
     except KeyError:
         rendered_producer, packet = "", b""
-    if packet.count(producer_attribute(rendered_producer)) != 1:
+    # The attribute inside a tag: "<" is always escaped in XML text, so a title or name that
+    # reads 'pdf:Producer="..."' is never taken for it.
+    in_a_tag = re.compile(rb"(<[^<>]*\s)" + re.escape(producer_attribute(rendered_producer)))
+    if len(in_a_tag.findall(packet)) != 1:
         raise DocumentError("The PDF to seal does not carry the XMP metadata it was made with.")
 
     class SealedXmp(MetadataStream):
         def update_xmp_with_meta(self, meta) -> None:
             # Called by pyHanko as it writes, after it updated the document information.
             producer = str(writer.trailer_view["/Info"]["/Producer"])
-            self._data = packet.replace(
-                producer_attribute(rendered_producer), producer_attribute(producer)
+            self._data = in_a_tag.sub(
+                lambda match: match[1] + producer_attribute(producer), packet, count=1
             )
             self._encoded_data = None
 

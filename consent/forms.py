@@ -21,6 +21,7 @@ from procedures.models import Procedure, Severity
 from procedures.sites import LEVELS_MAX_LENGTH, LevelsError, Side, clean_levels
 
 from .models import ConsentStatus, Team
+from .names import name_problem
 from .services import (
     ANSWER_MAX_LENGTH,
     EARLIEST_DATE_OF_BIRTH,
@@ -138,7 +139,10 @@ class ConsentIssueForm(PlainForm):
         label="Patient's email (optional)",
         required=False,
         max_length=254,
-        help_text="Only used to send the link, never medical details.",
+        help_text=(
+            "Used to send the link (if you tick the box below) and to tell the patient when "
+            "a question they asked is answered. Never medical details."
+        ),
     )
     planned_date = DateField(label="Planned date of surgery")
     email_patient = forms.BooleanField(
@@ -187,7 +191,10 @@ class ConsentIssueForm(PlainForm):
         self.helper.form_tag = False
 
     def clean_full_name(self) -> str:
-        return " ".join(self.cleaned_data["full_name"].split())
+        name = " ".join(self.cleaned_data["full_name"].split())
+        if problem := name_problem(name):
+            raise forms.ValidationError(problem)
+        return name
 
     def clean_date_of_birth(self) -> datetime.date:
         value = self.cleaned_data["date_of_birth"]
@@ -343,7 +350,10 @@ class PatientNameForm(PlainForm):
     )
 
     def clean_full_name(self) -> str:
-        return " ".join(self.cleaned_data["full_name"].split())
+        name = " ".join(self.cleaned_data["full_name"].split())
+        if problem := name_problem(name):
+            raise forms.ValidationError(problem)
+        return name
 
 
 class DateOfBirthForm(PlainForm):

@@ -88,3 +88,26 @@ def _shortened(short: list[str], full: list[str]) -> bool:
     for word in middle:
         reached |= {at + len(word) for at in reached if text.startswith(word, at)}
     return any(at + len(last) == len(text) and text.endswith(last) for at in reached)
+
+
+def name_problem(name: str) -> str | None:
+    """What is wrong with a name as a surgeon types it, in plain words; None if nothing.
+
+    Control characters, unassigned code points, surrogates and Unicode non-characters (pasted
+    from other systems) are refused: they cannot be printed and would break the PDF's XML
+    metadata. A name must have a letter or digit, or no patient could ever match it.
+    """
+    for char in name:
+        if unicodedata.category(char) in ("Cc", "Cs", "Co", "Cn") or _non_character(char):
+            return (
+                "The name contains a character that cannot be printed (often copied with the "
+                "name from another system). Type the name again."
+            )
+    if not name_words(name):
+        return "The name must have at least one letter."
+    return None
+
+
+def _non_character(char: str) -> bool:
+    code = ord(char)
+    return 0xFDD0 <= code <= 0xFDEF or (code & 0xFFFE) == 0xFFFE

@@ -49,7 +49,7 @@ from .models import (
     Team,
     UserSession,
 )
-from .names import names_match
+from .names import name_problem, names_match
 from .signature_image import SignatureImageError, check_png
 
 logger = logging.getLogger(__name__)
@@ -179,6 +179,8 @@ def consent_issue(
         raise ConsentError("The planned date of surgery is in the past.")
     if planned_date > latest_planned_date(today):
         raise ConsentError("The planned date of surgery must be within one year from today.")
+    if problem := name_problem(patient.full_name):
+        raise ConsentError(problem)
     if patient.date_of_birth >= today:
         raise ConsentError("The date of birth must be in the past.")
     if patient.date_of_birth < earliest_date_of_birth(today):
@@ -487,6 +489,8 @@ def consent_correct_patient_name(*, consent: Consent, full_name: str, actor: Act
     full_name = " ".join(stored_text(full_name, PATIENT_NAME_MAX_LENGTH + 1).split())
     if not full_name:
         raise ConsentError("Enter the patient's full name.")
+    if problem := name_problem(full_name):
+        raise ConsentError(problem)
     if len(full_name) > PATIENT_NAME_MAX_LENGTH:
         raise ConsentError(
             f"The patient's name can have at most {PATIENT_NAME_MAX_LENGTH} characters."
@@ -510,6 +514,20 @@ def consent_correct_patient_name(*, consent: Consent, full_name: str, actor: Act
         old = patient.full_name
         if full_name == old:
             raise ConsentError("That is already the patient's name on this consent.")
+        # The new record is the logged one with the name changed, never a copy of the rows:
+        # a correction must not make a change made behind the app's back the trusted record.
+        issued = (
+            consent.audit_events.filter(action="consent_issued")
+            .values_list("details", flat=True)
+            .first()
+        ) or {}
+        logged = _latest_record(consent, issued)
+        if logged is not None and logged != issued_record(consent):
+            logger.error("Consent %s differs from what was logged when it was issued", consent.pk)
+            raise ConsentError(
+                "This consent's details changed after it was issued, so the name cannot be "
+                "corrected. Run verify_audit, and issue a new consent."
+            )
         patient.full_name = full_name
         patient.save(update_fields=["full_name"])
         consent.patient = patient
@@ -519,7 +537,11 @@ def consent_correct_patient_name(*, consent: Consent, full_name: str, actor: Act
             actor=actor,
             action="patient_name_corrected",
             consent=consent,
-            details={"old": old, "new": full_name, "record": issued_record(consent)},
+            details={
+                "old": old,
+                "new": full_name,
+                "record": {**(logged or issued_record(consent)), "patient_name": full_name},
+            },
         )
     return consent
 
@@ -1064,8 +1086,10 @@ def consent_withdraw(
     recorded_by_team: the audit event then names the surgeon as the one who recorded it.
     """
     reason = reason.strip()
-    if recorded_by_team and not reason:
-        raise ConsentError("Say how the patient told you, and why they are withdrawing.")
+    if recorded_by_team:
+        _require_manager(consent, actor, "record a withdrawal")
+        if not reason:
+            raise ConsentError("Say how the patient told you, and why they are withdrawing.")
     if len(reason) > QUESTION_MAX_LENGTH:
         raise ConsentError(f"Please keep the reason under {QUESTION_MAX_LENGTH} characters.")
     with transaction.atomic():
