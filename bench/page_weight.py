@@ -30,12 +30,10 @@ import argparse
 import http.cookiejar
 import os
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -43,6 +41,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
+
+from servers import free_port, production_env, wait_for  # bench/servers.py
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -69,12 +69,6 @@ LCP_SCRIPT = """() => new Promise((resolve) => {
   }).observe({type: "largest-contentful-paint", buffered: true});
   setTimeout(() => resolve(null), 3000);
 })"""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Visitor:
@@ -278,17 +272,6 @@ def create_database(url: str) -> None:
             server.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db["NAME"])))
 
 
-def wait_for(base: str) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(base + "/verify/", timeout=5):  # noqa: S310
-                return
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit(f"{base} did not start")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=3, help="loads per page (median shown)")
@@ -307,27 +290,7 @@ def main() -> None:
     create_database(url)
     pki = Path(tempfile.mkdtemp(prefix="bench-pki-"))
     base, dev_base = f"http://127.0.0.1:{args.port}", f"http://127.0.0.1:{args.dev_port}"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DOTENV_FILE": "",
-        "DEBUG": "0",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "AUDIT_KEY": secrets.token_urlsafe(48),
-        "DATABASE_URL": url,
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SITE_URL": base,
-        "SECURE_COOKIES": "0",
-        "SECURE_SSL_REDIRECT": "0",
-        "SECURE_HSTS_SECONDS": "0",
-        "MEDIA_ROOT": str(pki / "media"),
-        "PDF_SIGNING_CERT": str(pki / "signer.crt"),
-        "PDF_SIGNING_KEY": str(pki / "signer.key"),
-        "PDF_TRUST_ROOTS": str(pki / "ca.crt"),
-        "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",
-        # Every page is opened many times from one address.
-        "PATIENT_LINK_RATE_LIMIT": "100000/m",
-    }
+    env = production_env(url, pki, SITE_URL=base, MEDIA_ROOT=str(pki / "media"))
     os.environ.update(env)
     manage = [sys.executable, str(ROOT / "manage.py")]
     print("collectstatic (compressing every file takes a while) and migrate ...", flush=True)

@@ -19,8 +19,6 @@ import argparse
 import http.cookiejar
 import os
 import re
-import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,15 +29,11 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from servers import free_port, production_env, wait_for  # bench/servers.py
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Patient:
@@ -82,27 +76,8 @@ def main() -> None:
         for sql in (f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'):
             subprocess.run(["psql", admin, "-qc", sql], check=True)  # noqa: S603, S607
     pki = Path(tempfile.mkdtemp(prefix="bench-pki-"))
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DOTENV_FILE": "",
-        "DEBUG": "0",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "AUDIT_KEY": secrets.token_urlsafe(48),
-        "DATABASE_URL": url,
-        "DATABASE_CONN_MAX_AGE": "60",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_COOKIES": "0",
-        "SECURE_SSL_REDIRECT": "0",
-        "SECURE_HSTS_SECONDS": "0",
-        "PDF_SIGNING_CERT": str(pki / "signer.crt"),
-        "PDF_SIGNING_KEY": str(pki / "signer.key"),
-        "PDF_TRUST_ROOTS": str(pki / "ca.crt"),
-        # The bench signs in many patients from one address.
-        "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",
-        "PATIENT_LINK_RATE_LIMIT": "100000/m",
-        "VERIFY_RATE_LIMIT": "100000/m",
-    }
+    # The bench signs in many patients from one address.
+    env = production_env(url, pki, DATABASE_CONN_MAX_AGE="60", VERIFY_RATE_LIMIT="100000/m")
     os.environ.update(env)
     manage = [sys.executable, str(ROOT / "manage.py")]
     for command in (["migrate", "-v0"], ["collectstatic", "--noinput", "-v0"]):
@@ -271,17 +246,6 @@ class RenderControl:
         start = time.perf_counter()
         list(self.pool.map(_render_and_seal, [self.html] * 2))
         self.two.append((time.perf_counter() - start) * 1000)
-
-
-def wait_for(base: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(base + "/verify/", timeout=5):  # noqa: S310
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit("gunicorn did not start")
 
 
 if __name__ == "__main__":

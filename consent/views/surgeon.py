@@ -283,68 +283,69 @@ def consent_reissue(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("consent_detail", pk=consent.pk)
 
 
-@login_required
-@require_POST
-def consent_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
+def _consent_form_post(request, pk, form_class, refused_as, act, done):
+    """A small form on a consent's page: refused input is shown again on the page (under the
+    keyword refused_as of _render_detail); a valid one runs the service act(consent, data,
+    actor), whose refusal or success is a message on the consent's page."""
     consent = _get_consent_for_user(request, pk)
-    form = RevokeForm(request.POST)
+    form = form_class(request.POST)
     if not form.is_valid():
-        return _render_detail(request, consent, revoke_form=form)
+        return _render_detail(request, consent, **{refused_as: form})
     try:
-        consent_revoke(
-            consent=consent, actor=Actor.surgeon(request), reason=form.cleaned_data["reason"]
-        )
+        act(consent, form.cleaned_data, Actor.surgeon(request))
     except ConsentError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, "The consent was revoked. The patient's link no longer works.")
+        messages.success(request, done)
     return redirect("consent_detail", pk=consent.pk)
+
+
+@login_required
+@require_POST
+def consent_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
+    return _consent_form_post(
+        request,
+        pk,
+        RevokeForm,
+        "revoke_form",
+        lambda consent, data, actor: consent_revoke(
+            consent=consent, actor=actor, reason=data["reason"]
+        ),
+        "The consent was revoked. The patient's link no longer works.",
+    )
 
 
 @login_required
 @require_POST
 def consent_record_withdrawal(request: HttpRequest, pk: int) -> HttpResponse:
-    """The patient told the team they withdraw a signed consent: the issuing surgeon records it."""
-    consent = _get_consent_for_user(request, pk)
-    form = RecordWithdrawalForm(request.POST)
-    if not consent.can_manage(request.user):
-        messages.error(request, "Only the issuing surgeon can record a withdrawal.")
-        return redirect("consent_detail", pk=consent.pk)
-    if not form.is_valid():
-        return _render_detail(request, consent, withdrawal_form=form)
-    try:
-        consent_withdraw(
-            consent=consent,
-            actor=Actor.surgeon(request),
-            reason=form.cleaned_data["reason"],
-            recorded_by_team=True,
-        )
-    except ConsentError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, "The patient's withdrawal is recorded. The consent is withdrawn.")
-    return redirect("consent_detail", pk=consent.pk)
+    """The patient told the team they withdraw a signed consent: the issuing surgeon records it
+    (the service refuses anyone else)."""
+    return _consent_form_post(
+        request,
+        pk,
+        RecordWithdrawalForm,
+        "withdrawal_form",
+        lambda consent, data, actor: consent_withdraw(
+            consent=consent, actor=actor, reason=data["reason"], recorded_by_team=True
+        ),
+        "The patient's withdrawal is recorded. The consent is withdrawn.",
+    )
 
 
 @login_required
 @require_POST
 def consent_correct_name(request: HttpRequest, pk: int) -> HttpResponse:
     """The issuing surgeon corrects the patient's name before the patient signs."""
-    consent = _get_consent_for_user(request, pk)
-    form = PatientNameForm(request.POST)
-    if not form.is_valid():
-        return _render_detail(request, consent, name_form=form)
-    try:
-        consent_correct_patient_name(
-            consent=consent, full_name=form.cleaned_data["full_name"], actor=Actor.surgeon(request)
-        )
-    except ConsentError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(
-            request, "The patient's name was corrected. The patient signs with the new name."
-        )
-    return redirect("consent_detail", pk=consent.pk)
+    return _consent_form_post(
+        request,
+        pk,
+        PatientNameForm,
+        "name_form",
+        lambda consent, data, actor: consent_correct_patient_name(
+            consent=consent, full_name=data["full_name"], actor=actor
+        ),
+        "The patient's name was corrected. The patient signs with the new name.",
+    )
 
 
 @login_required

@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 from consent.documents import read_document
 from consent.models import Consent, ConsentStatus, Signature
 from tests.conftest import PASSWORD
+from tests.e2e.pad import draw
 
 pytestmark = pytest.mark.usefixtures("e2e_library")
 
@@ -136,16 +137,7 @@ def test_no_page_breaks_the_content_security_policy(browser, live_server, surgeo
     expect(patient.get_by_text("Step 3 of 3")).to_be_visible()
     phone.collect(patient, "review")
     patient.get_by_label("Type your full name").fill("Ada Lovelace")
-    canvas = patient.locator("canvas")
-    canvas.scroll_into_view_if_needed()
-    box = canvas.bounding_box()
-    patient.mouse.move(box["x"] + 20, box["y"] + box["height"] * 0.7)
-    patient.mouse.down()
-    for step in range(1, 16):
-        patient.mouse.move(
-            box["x"] + 20 + step * 18, box["y"] + box["height"] * (0.3 if step % 2 else 0.7)
-        )
-    patient.mouse.up()
+    draw(patient)
     patient.get_by_label("I consent to Lumbar rhizotomy.").check()
     patient.get_by_role("button", name="Sign my consent").click()
     expect(patient.get_by_text("Thank you. Your consent is signed.")).to_be_visible()

@@ -17,6 +17,7 @@ from playwright.sync_api import expect
 
 from consent.models import Consent, ConsentStatus, Signature
 from tests.conftest import PASSWORD
+from tests.e2e.pad import PAD_HAS_INK, draw
 from tests.helpers import issue, ready_to_sign
 
 pytestmark = pytest.mark.usefixtures("e2e_library")
@@ -129,16 +130,7 @@ def test_the_whole_journey_to_a_signed_consent(new_context, live_server, surgeon
     # --- review and sign with a drawn signature ---
     expect(patient.get_by_text("Step 3 of 3")).to_be_visible()
     patient.get_by_label("Type your full name").fill("ada  lovelace")
-    canvas = patient.locator("canvas")
-    canvas.scroll_into_view_if_needed()
-    box = canvas.bounding_box()
-    patient.mouse.move(box["x"] + 20, box["y"] + box["height"] * 0.7)
-    patient.mouse.down()
-    for step in range(1, 21):
-        patient.mouse.move(
-            box["x"] + 20 + step * 14, box["y"] + box["height"] * (0.3 if step % 2 else 0.7)
-        )
-    patient.mouse.up()
+    draw(patient)
     patient.get_by_label("I consent to Lumbar rhizotomy.").check()
     patient.get_by_role("button", name="Sign my consent").click()
     expect(patient.get_by_text("Thank you. Your consent is signed.")).to_be_visible()
@@ -187,28 +179,6 @@ def prove_identity(page, live_server, issued):
     page.get_by_label("Month").fill("3")
     page.get_by_label("Year").fill("1964")
     page.get_by_role("button", name="Continue").click()
-
-
-def draw(page):
-    canvas = page.locator("canvas")
-    canvas.scroll_into_view_if_needed()
-    box = canvas.bounding_box()
-    page.mouse.move(box["x"] + 20, box["y"] + box["height"] * 0.7)
-    page.mouse.down()
-    for step in range(1, 16):
-        page.mouse.move(
-            box["x"] + 20 + step * 15, box["y"] + box["height"] * (0.3 if step % 2 else 0.7)
-        )
-    page.mouse.up()
-
-
-# Whether the pad shows anything: any pixel that is not transparent.
-PAD_HAS_INK = """() => {
-  const canvas = document.querySelector("canvas");
-  const pixels = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
-  for (let i = 3; i < pixels.length; i += 4) if (pixels[i] > 0) return true;
-  return false;
-}"""
 
 
 def test_a_refused_first_sign_keeps_the_drawing_and_shows_why_first(
