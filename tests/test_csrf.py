@@ -37,6 +37,8 @@ class FormFinder(HTMLParser):
         attrs = dict(attrs)
         if tag == "form" and (attrs.get("method") or "").lower() == "post":
             self.current = self.forms.setdefault(attrs.get("action") or self.page_path, {})
+        elif tag == "button" and self.current is not None and attrs.get("formaction"):
+            self.forms[attrs["formaction"]] = self.current  # the same form, sent elsewhere
         elif tag == "input" and self.current is not None and attrs.get("type") == "hidden":
             self.current[attrs.get("name", "")] = attrs.get("value", "")
 
@@ -196,7 +198,7 @@ def question_form(surgeon):
     return Form(
         patient_browser(issued),
         reverse("patient_risks"),
-        {"question": "Will it hurt?"},
+        {f"question-{item.pk}": "Will it hurt?"},
         action=reverse("patient_question", args=[item.pk]),
         done=lambda response: Question.objects.filter(consent=consent).exists(),
     )

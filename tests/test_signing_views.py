@@ -44,6 +44,39 @@ class TestQuestionsInTheBrowser:
         assert "Waiting for your surgeon's team" in review.text
         assert 'action="/patient/sign/"' not in review.text
 
+    def test_the_risks_form_sends_its_ticks_with_the_question(self, client, surgeon):
+        """The page without JavaScript: "Send my question" posts the whole risks form, so the
+        ticks made on the page and not yet saved are saved with the question, not lost."""
+        consent, issued = issue(surgeon)
+        sign_in(client, issued)
+        first, second, *_ = consent.items.all()
+        page = client.get(reverse("patient_risks")).text
+        assert f'name="question-{second.pk}"' in page
+        assert f'formaction="{reverse("patient_question", args=[second.pk])}"' in page
+        response = client.post(
+            reverse("patient_question", args=[second.pk]),
+            {
+                "shown": [first.pk, second.pk],
+                "acknowledged": [first.pk],
+                f"question-{first.pk}": "",
+                f"question-{second.pk}": "Will I need a brace?",
+            },
+            follow=True,
+        )
+        assert "Your question was sent" in response.text
+        assert consent.questions.get().item == second
+        first.refresh_from_db()
+        second.refresh_from_db()
+        assert first.acknowledged_at and not second.acknowledged_at
+        # An empty question still keeps the ticks, and says what to put right.
+        response = client.post(
+            reverse("patient_question", args=[second.pk]),
+            {"shown": [second.pk], "acknowledged": [second.pk], f"question-{second.pk}": " "},
+        )
+        assert response.status_code == 400 and "Please write your question." in response.text
+        second.refresh_from_db()
+        assert second.acknowledged_at
+
     def test_a_question_with_html_and_script_is_escaped_everywhere(self, client, surgeon):
         consent = patient_client(client, surgeon)
         item = consent.items.first()

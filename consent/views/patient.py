@@ -233,7 +233,24 @@ def patient_question(request: HttpRequest, item_id: int) -> HttpResponse:
     consent = request.consent
     if closed := _closed_response(request, consent):
         return closed
-    form = QuestionForm(request.POST)
+    # The question box is part of the risks form, so its button sends the ticks on the page
+    # too: saved first, so that asking a question never loses a tick made without JavaScript.
+    if "shown" in request.POST:
+        ticks = TicksForm(request.POST, item_ids=consent.items.values_list("pk", flat=True))
+        if not ticks.is_valid():
+            messages.error(request, ticks.first_error())
+            return redirect("patient_risks")
+        try:
+            consent_set_acknowledgments(
+                consent=consent, ticks=ticks.ticks(), actor=Actor.patient(request)
+            )
+        except ConsentError as exc:
+            messages.error(request, str(exc))
+            return redirect("patient_risks")
+    # The box named after its risk (the risks page), or plain "question".
+    form = QuestionForm({"question": request.POST.get(f"question-{item_id}", "")})
+    if "question" in request.POST and f"question-{item_id}" not in request.POST:
+        form = QuestionForm(request.POST)
     typed = form.data.get("question", "")
     if not form.is_valid():
         return _render_risks(request, consent, question_error=(item_id, form.first_error(), typed))

@@ -14,7 +14,7 @@ import re
 from urllib.parse import unquote, urlsplit
 
 import pytest
-from django.urls import Resolver404, URLPattern, URLResolver, get_resolver, resolve
+from django.urls import Resolver404, URLPattern, URLResolver, get_resolver, resolve, reverse
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -475,7 +475,7 @@ def test_each_risk_tick_box_is_named_after_its_risk(new_context, live_server, su
         expect(box).to_have_id(f"ack-{item.pk}")
         page.locator(f"#item-{item.pk} summary").click()
         send = page.get_by_role("button", name=re.compile(rf'^Send my question about "{title}"$'))
-        expect(send).to_have_attribute("form", f"question-form-{item.pk}")
+        expect(send).to_have_attribute("formaction", reverse("patient_question", args=[item.pk]))
 
 
 # --- the helper itself ------------------------------------------------------------------------

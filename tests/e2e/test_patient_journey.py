@@ -15,7 +15,9 @@ from django.utils import timezone
 from PIL import Image
 from playwright.sync_api import expect
 
+from consent.actors import Actor
 from consent.models import Consent, ConsentStatus, Signature
+from consent.services import consent_answer_question
 from tests.conftest import PASSWORD
 from tests.e2e.pad import PAD_HAS_INK, draw
 from tests.helpers import issue, ready_to_sign
@@ -237,9 +239,25 @@ def test_without_javascript_from_the_link_to_the_signed_pdf(new_context, live_se
     expect(page.get_by_text("Each tick is saved as you make it")).to_be_hidden()
     boxes = page.get_by_label("I have read and understood this")
     expect(boxes).to_have_count(6)
-    for i in range(6):
+    for i in range(3):
         boxes.nth(i).check()
     expect(page.locator("#ack-count")).to_have_text("0 of 6 risks ticked and saved.")
+    # A question sent before saving keeps the ticks made so far: one button sends both.
+    page.locator(f"#item-{consent.items.last().pk} summary").click()
+    page.get_by_label("Your question about").last.fill("Will I need a brace?")
+    page.get_by_role("button", name="Send my question").last.click()
+    expect(page.get_by_text("Your question was sent.")).to_be_visible()
+    expect(page.locator("#ack-count")).to_have_text("3 of 6 risks ticked and saved.")
+    question = consent.questions.get()
+    assert question.text == "Will I need a brace?"
+    consent_answer_question(
+        consent=consent,
+        question_id=question.pk,
+        text="Usually not.",
+        actor=Actor(type="surgeon", label=surgeon.username, user=surgeon),
+    )
+    for i in range(6):
+        boxes.nth(i).check()
     page.get_by_role("button", name="Continue").click()
 
     expect(page.get_by_text("Step 3 of 3")).to_be_visible()
