@@ -2,7 +2,10 @@
 
 import hashlib
 import json
+from decimal import Decimal
 
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -24,6 +27,18 @@ PROCEDURE_TEXT_FIELDS = (
 )
 # Fields of a risk that are part of its content (what a patient is shown).
 ITEM_CONTENT_FIELDS = ("title", "explanation", "severity", "frequency", "required")
+# A risk's frequency as a number, shown as a picture; part of the content only when given, so
+# that risks without one keep the fingerprint (and revision) they had before numbers existed.
+ITEM_RATE_FIELDS = ("one_in", "per_1000", "rate_source")
+# Fields of an understanding check that are part of the content.
+CHECK_CONTENT_FIELDS = (
+    "question",
+    "risk_title",
+    "section",
+    "answer",
+    "wrong_answers",
+    "explanation",
+)
 
 
 class AsksFor(models.TextChoices):
@@ -107,21 +122,22 @@ class Procedure(models.Model):
     def asks_for_side(self) -> bool:
         return self.asks_for in (AsksFor.SIDE, AsksFor.LEVELS_AND_SIDE)
 
-    def content(self, items=None) -> dict:
+    def content(self, items=None, checks=None) -> dict:
         """The patient-facing content as plain data: what a revision number stands for."""
         items = self.items.all() if items is None else items
+        checks = self.understanding_checks.all() if checks is None else checks
+        checks = sorted(checks, key=lambda c: c.order)
         return {
             "name": self.name,
             "site": self.site,
             **{field: getattr(self, field) for field in PROCEDURE_TEXT_FIELDS},
-            "risks": [
-                {field: getattr(item, field) for field in ITEM_CONTENT_FIELDS}
-                for item in sorted(items, key=lambda i: i.order)
-            ],
+            "risks": [item.content() for item in sorted(items, key=lambda i: i.order)],
+            # Only when there are checks: a procedure without any keeps its old fingerprint.
+            **({"understanding_checks": [check.content() for check in checks]} if checks else {}),
         }
 
-    def compute_content_sha256(self, items=None) -> str:
-        canonical = json.dumps(self.content(items), sort_keys=True, separators=(",", ":"))
+    def compute_content_sha256(self, items=None, checks=None) -> str:
+        canonical = json.dumps(self.content(items, checks), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -135,6 +151,29 @@ class ConsentItem(models.Model):
     frequency = models.CharField(
         max_length=100, blank=True, help_text='In natural words, for example "about 1 in 50".'
     )
+    # How often, as a number: "1 in N" or a number per 1,000 people (one of the two, or none).
+    one_in = models.PositiveIntegerField(
+        '"1 in N": N',
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="For example 20 for about 1 in 20. Shown as a picture of 100 or 1,000 people.",
+    )
+    per_1000 = models.DecimalField(
+        "per 1,000 people",
+        max_digits=7,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.001")), MaxValueValidator(1000)],
+        help_text="Instead of 1 in N: how many of 1,000 people, for example 50.",
+    )
+    rate_source = models.CharField(
+        "source of the number",
+        max_length=300,
+        blank=True,
+        help_text="Where the number comes from, for example a published study or local audit.",
+    )
     order = models.PositiveSmallIntegerField()
     required = models.BooleanField(
         default=True, help_text="The patient must acknowledge this risk before signing."
@@ -145,6 +184,18 @@ class ConsentItem(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["procedure", "order"], name="procedures_item_unique_order"
+            ),
+            models.CheckConstraint(
+                condition=Q(one_in__isnull=True) | Q(per_1000__isnull=True),
+                name="procedures_item_one_rate",
+            ),
+            models.CheckConstraint(
+                condition=Q(one_in__isnull=True) | Q(one_in__gte=1),
+                name="procedures_item_one_in_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(per_1000__isnull=True) | Q(per_1000__gt=0, per_1000__lte=1000),
+                name="procedures_item_per_1000_range",
             ),
             models.UniqueConstraint(
                 fields=["procedure", "title"], name="procedures_item_unique_title"
@@ -159,3 +210,106 @@ class ConsentItem(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def clean(self):
+        if self.one_in is not None and self.per_1000 is not None:
+            raise ValidationError('Give the number as "1 in N" or per 1,000 people, not both.')
+
+    def content(self) -> dict:
+        content = {field: getattr(self, field) for field in ITEM_CONTENT_FIELDS}
+        if self.one_in is not None or self.per_1000 is not None or self.rate_source:
+            content.update(rate_content(self))
+        return content
+
+
+def rate_content(item) -> dict:
+    """A risk's number as plain data (per_1000 as text: a Decimal is not JSON)."""
+    return {
+        "one_in": item.one_in,
+        "per_1000": None
+        if item.per_1000 is None
+        else format(Decimal(item.per_1000).normalize(), "f"),
+        "rate_source": item.rate_source,
+    }
+
+
+class Section(models.TextChoices):
+    """The parts of a procedure's text that an understanding check may be about."""
+
+    SUMMARY = "summary", "What the operation is"
+    WHAT_HAPPENS = "what_happens", "What happens during the operation"
+    BENEFITS = "benefits", "How it may help"
+    ALTERNATIVES = "alternatives", "Other treatments"
+    NO_SURGERY = "no_surgery", "Not having the operation"
+    RECOVERY = "recovery", "Recovery"
+
+
+class UnderstandingCheck(models.Model):
+    """A multiple-choice question the patient answers after the risks (teach-back): about one
+    risk (by its title) or one section of the procedure's text."""
+
+    procedure = models.ForeignKey(
+        Procedure, on_delete=models.CASCADE, related_name="understanding_checks"
+    )
+    order = models.PositiveSmallIntegerField()
+    question = models.TextField(help_text="Plain words, grade 8 or lower.")
+    risk_title = models.CharField(
+        "about the risk",
+        max_length=200,
+        blank=True,
+        help_text="The title of the risk it checks, exactly. Or choose a section instead.",
+    )
+    section = models.CharField(
+        "or about the section", max_length=20, choices=Section.choices, blank=True
+    )
+    answer = models.CharField("the right answer", max_length=300)
+    wrong_answers = models.TextField(
+        help_text="One wrong answer per line: between 1 and 4 of them.",
+    )
+    explanation = models.TextField(
+        "why it is right", help_text="Shown once the patient answers; plain words."
+    )
+
+    class Meta:
+        ordering = ["procedure", "order"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["procedure", "order"], name="procedures_check_unique_order"
+            ),
+            models.CheckConstraint(
+                condition=(Q(risk_title="") & ~Q(section="")) | (~Q(risk_title="") & Q(section="")),
+                name="procedures_check_about_one_thing",
+            ),
+            models.CheckConstraint(
+                condition=Q(section__in=["", *Section.values]),
+                name="procedures_check_section_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(order__gte=1), name="procedures_check_order_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.question
+
+    @property
+    def wrong_answer_list(self) -> list[str]:
+        return [line.strip() for line in self.wrong_answers.splitlines() if line.strip()]
+
+    def clean(self):
+        if bool(self.risk_title) == bool(self.section):
+            raise ValidationError("Choose either the risk it checks or the section, not both.")
+        wrong = self.wrong_answer_list
+        if not 1 <= len(wrong) <= 4:
+            raise ValidationError({"wrong_answers": "Give between 1 and 4 wrong answers."})
+        if self.answer.strip() in wrong or len(set(wrong)) != len(wrong):
+            raise ValidationError({"wrong_answers": "Every answer must be different."})
+        if self.risk_title and self.procedure_id:
+            titles = set(self.procedure.items.values_list("title", flat=True))
+            if self.risk_title not in titles:
+                raise ValidationError({"risk_title": "No risk of this procedure has this title."})
+
+    def content(self) -> dict:
+        content = {field: getattr(self, field) for field in CHECK_CONTENT_FIELDS}
+        content["wrong_answers"] = self.wrong_answer_list
+        return content
