@@ -125,7 +125,8 @@ class Procedure(models.Model):
     def content(self, items=None, checks=None) -> dict:
         """The patient-facing content as plain data: what a revision number stands for."""
         items = self.items.all() if items is None else items
-        checks = self.understanding_checks.all() if checks is None else checks
+        if checks is None:
+            checks = self.understanding_checks.all() if self.pk else []
         checks = sorted(checks, key=lambda c: c.order)
         return {
             "name": self.name,
