@@ -37,10 +37,12 @@ from .actors import CONTROL, Actor, stored_ip, stored_text
 from .models import (
     AuditChainHead,
     AuditEvent,
+    CheckAttempt,
     Consent,
     ConsentItemSnapshot,
     ConsentStatus,
     PatientLink,
+    Priorities,
     Question,
     Signature,
     SignedDocument,
@@ -510,6 +512,7 @@ def signed_record(consent: Consent, signature: Signature, items) -> dict:
             "signed_at": _iso(signature.signed_at),
             "content_sha256": consent.content_sha256,
             "ticks_sha256": _sha256_json(ticks),
+            **_informed_record(consent, items),
             "signature": {
                 "id": signature.pk,
                 "typed_name": signature.typed_name,
@@ -521,6 +524,26 @@ def signed_record(consent: Consent, signature: Signature, items) -> dict:
             },
         }
     )
+
+
+def _informed_record(consent: Consent, items) -> dict:
+    """The reading times, every answer to the check of understanding, and what matters to the
+    patient with the response, as one digest. Only for consents issued since these existed
+    (they have a predicted reading time), so older records compare as they were logged."""
+    if consent.predicted_reading_seconds is None:
+        return {}
+    priorities = Priorities.objects.filter(consent=consent).first()
+    informed = {
+        "reading": sorted((item.pk, item.seconds_on_screen) for item in items),
+        "steps": sorted(consent.step_times.values_list("step", "seconds")),
+        "attempts": [
+            [a.check_item_id, a.number, a.chosen, a.correct]
+            for a in CheckAttempt.objects.filter(consent=consent).order_by("check_item", "number")
+        ],
+        "priorities": priorities
+        and [priorities.chosen, priorities.own_words, priorities.response],
+    }
+    return {"informed_sha256": _sha256_json(informed)}
 
 
 def _iso(moment: datetime.datetime | None) -> str | None:

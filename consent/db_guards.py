@@ -7,14 +7,16 @@ where N is the guard set in force at that migration (the statements come from th
 that defined them, so each set has one definition):
 - set 1: migrations 0002, 0005 and 0007;
 - set 2: migration 0009, which replaced set 1 on both backends;
-- set 3 (current): migration 0012, set 2 with a signed consent's id frozen too.
+- set 3: migration 0012, set 2 with a signed consent's id frozen too;
+- set 4 (current): migration 0014, set 3 with the understanding checks, attempts, priorities
+  and step times frozen too, and the predicted reading time among the frozen columns.
 tests/test_database_guards.py fails if a trigger of the current set is missing.
 """
 
 import importlib
 from collections.abc import Callable
 
-CURRENT = 3
+CURRENT = 4
 _SETS = {
     1: [
         ("0002_audit_chain_head_and_triggers", lambda m: [m.SQLITE_FORWARD]),
@@ -23,6 +25,7 @@ _SETS = {
     ],
     2: [("0009_keyed_audit_and_guards", lambda m: m.SQLITE)],
     3: [("0012_freeze_consent_id", lambda m: m.SQLITE)],
+    4: [("0014_provably_informed", lambda m: m.SQLITE)],
 }
 
 

@@ -20,7 +20,7 @@ from django.utils.formats import date_format
 from procedures.models import Procedure, Severity
 from procedures.sites import LEVELS_MAX_LENGTH, LevelsError, Side, clean_levels
 
-from .models import ConsentStatus, Team
+from .models import PRIORITY_CHOICES, PRIORITY_OWN_WORDS_MAX, ConsentStatus, Team
 from .names import name_problem
 from .services import (
     ANSWER_MAX_LENGTH,
@@ -602,6 +602,79 @@ class AcknowledgeForm(PlainForm):
         required=False,
         error_messages={"invalid_choice": UNEXPECTED_MESSAGE},
     )
+
+
+class ReadingForm(PlainForm):
+    """The seconds each risk was on screen since the page's last report, as the risks page's
+    script measured them: fields seconds-<risk id>, added by the script (absent without it)."""
+
+    MAX_SECONDS = 3600
+
+    def __init__(self, data, *, item_ids):
+        super().__init__(data)
+        for pk in item_ids:
+            self.fields[f"seconds-{pk}"] = forms.IntegerField(
+                min_value=0, max_value=self.MAX_SECONDS, required=False
+            )
+
+    @staticmethod
+    def sent(data) -> bool:
+        return any(key.startswith("seconds-") for key in data)
+
+    def seconds(self) -> dict[int, int]:
+        return {
+            int(name.removeprefix("seconds-")): value
+            for name, value in self.cleaned_data.items()
+            if value
+        }
+
+
+class PrioritiesForm(PlainForm):
+    """What matters most to the patient: tick boxes and their own words (all optional)."""
+
+    chosen = forms.MultipleChoiceField(
+        label="What matters most to you?",
+        choices=PRIORITY_CHOICES,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        error_messages={"invalid_choice": UNEXPECTED_MESSAGE},
+    )
+    own_words = forms.CharField(
+        label="Anything else that matters to you (optional)",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=PRIORITY_OWN_WORDS_MAX,
+        required=False,
+        help_text=(
+            "For example a wedding, a holiday or a job you want to get back to. "
+            "Your surgeon will read this and reply before you sign."
+        ),
+        error_messages={
+            "max_length": "What you wrote is %(show_value)d characters long. "
+            "Please keep it under %(limit_value)d."
+        },
+    )
+
+
+class CheckAnswerForm(PlainForm):
+    """One answer to a check of understanding: the text of the chosen option, and the order
+    the options were shown in (to keep with the attempt)."""
+
+    summary_target = "answer-0"
+
+    answer = forms.CharField(
+        max_length=300,
+        error_messages={"required": "Please choose an answer."},
+    )
+
+    def __init__(self, data=None, *, options):
+        super().__init__(data)
+        self.options = options
+
+    def clean_answer(self):
+        answer = self.cleaned_data["answer"]
+        if answer not in self.options:
+            raise forms.ValidationError(UNEXPECTED_MESSAGE)
+        return answer
 
 
 class QuestionForm(PlainForm):

@@ -14,7 +14,7 @@ from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from procedures.models import Severity
+from procedures.models import Section, Severity, rate_content
 
 
 class Team(models.Model):
@@ -159,6 +159,8 @@ class Consent(models.Model):
     procedure_revision = models.PositiveIntegerField()
     procedure_text = models.JSONField(help_text="summary, what_happens, benefits, ...")
     content_sha256 = models.CharField(max_length=64)
+    # Frozen at issue with the wording: how long reading it takes at 200 words a minute.
+    predicted_reading_seconds = models.PositiveIntegerField(null=True, blank=True)
 
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -207,8 +209,10 @@ class Consent(models.Model):
         """The frozen procedure text, titled and in reading order."""
         return [(title, self.procedure_text.get(key, "")) for key, title in SECTION_TITLES]
 
-    def frozen_content(self, items) -> dict:
-        return {
+    def frozen_content(self, items, checks=()) -> dict:
+        items = sorted(items, key=lambda i: i.order)
+        titles = {item.pk: item.title for item in items}
+        content = {
             "procedure": {
                 "slug": self.procedure_slug,
                 "name": self.procedure_name,
@@ -216,12 +220,19 @@ class Consent(models.Model):
                 "revision": self.procedure_revision,
                 **self.procedure_text,
             },
-            "items": [item.frozen_content() for item in sorted(items, key=lambda i: i.order)],
+            "items": [item.frozen_content() for item in items],
         }
+        if checks:  # only then: a consent issued before checks existed keeps its fingerprint
+            content["understanding_checks"] = [
+                check.frozen_content(titles) for check in sorted(checks, key=lambda c: c.order)
+            ]
+        return content
 
-    def compute_content_sha256(self, items=None) -> str:
+    def compute_content_sha256(self, items=None, checks=None) -> str:
         items = self.items.all() if items is None else items
-        canonical = json.dumps(self.frozen_content(items), sort_keys=True, separators=(",", ":"))
+        checks = self.checks.all() if checks is None else checks
+        content = self.frozen_content(items, checks)
+        canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -233,6 +244,11 @@ SECTION_TITLES = [
     ("no_surgery", "If you decide not to have the operation"),
     ("recovery", "Recovery"),
 ]
+
+
+class ReadingMeasure(models.TextChoices):
+    SCREEN = "screen", "Time on screen, measured by the page"
+    PAGE = "page", "The page's time, shared among the risks ticked together (no script)"
 
 
 class ItemOrigin(models.TextChoices):
@@ -256,7 +272,19 @@ class ConsentItemSnapshot(models.Model):
     required = models.BooleanField(default=True)
     not_applicable = models.BooleanField(default=False)
     not_applicable_reason = models.TextField(blank=True)
+    # The frequency as a number, frozen from the library (see procedures.models.ConsentItem).
+    one_in = models.PositiveIntegerField(null=True, blank=True)
+    per_1000 = models.DecimalField(max_digits=7, decimal_places=3, null=True, blank=True)
+    rate_source = models.CharField(max_length=300, blank=True, db_default="")
     acknowledged_at = models.DateTimeField(null=True, blank=True)
+    # Seconds the risk was on the patient's screen (the page's script: at least half of it in
+    # view, the tab visible), or without the script the page's time shared among the risks
+    # ticked with it. Kept by the server as a running total, so it survives a reload and
+    # another device.
+    seconds_on_screen = models.PositiveIntegerField(default=0, db_default=0)
+    reading_measured = models.CharField(
+        max_length=10, choices=ReadingMeasure.choices, blank=True, default="", db_default=""
+    )
 
     class Meta:
         ordering = ["consent", "order"]
@@ -280,7 +308,13 @@ class ConsentItemSnapshot(models.Model):
         return self.required and not self.not_applicable
 
     def frozen_content(self) -> dict:
+        rate = (
+            {"rate": rate_content(self)}
+            if self.one_in is not None or self.per_1000 is not None or self.rate_source
+            else {}
+        )
         return {
+            **rate,
             "origin": self.origin,
             "title": self.title,
             "explanation": self.explanation,
@@ -355,6 +389,10 @@ AUDIT_ACTION_LABELS = {
     "question_answered": "Question answered",
     "answer_emailed": "Patient emailed that their questions are answered",
     "answer_email_failed": "Emailing the patient that their questions are answered failed",
+    "check_answered": "Check of understanding answered",
+    "priorities_stated": "Patient said what matters to them",
+    "priorities_cleared": "Patient took back what matters to them",
+    "priorities_responded": "Surgeon's team responded to what matters to the patient",
     "consent_signed": "Signed by the patient",
     "document_sealed": "Signed PDF sealed and stored",
     "document_downloaded": "Signed PDF downloaded",
@@ -458,6 +496,162 @@ class Question(models.Model):
     @property
     def is_answered(self) -> bool:
         return self.answered_at is not None
+
+
+class ConsentCheck(models.Model):
+    """An understanding check as frozen into a consent: the patient must answer it right
+    before signing. The right answer is options[0]; the page shuffles them."""
+
+    consent = models.ForeignKey(Consent, on_delete=models.CASCADE, related_name="checks")
+    order = models.PositiveSmallIntegerField()
+    question = models.TextField()
+    # What it checks: one of this consent's risks, or one section of the procedure's text.
+    item = models.ForeignKey(
+        ConsentItemSnapshot,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="checks",
+    )
+    section = models.CharField(max_length=20, choices=Section.choices, blank=True)
+    options = models.JSONField(help_text="The right answer first, then the wrong ones.")
+    explanation = models.TextField()
+    passed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["consent", "order"]
+        constraints = [
+            models.UniqueConstraint(fields=["consent", "order"], name="consent_check_unique_order"),
+            models.CheckConstraint(
+                condition=Q(item__isnull=True, section__in=Section.values)
+                | Q(item__isnull=False, section=""),
+                name="consent_check_about_one_thing",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.question
+
+    @property
+    def answer(self) -> str:
+        return self.options[0]
+
+    @property
+    def about(self) -> str:
+        """What it checks, in words: the risk's title or the section's title."""
+        if self.section:
+            return dict(SECTION_TITLES)[self.section]
+        return self.item.title
+
+    def frozen_content(self, titles: dict[int, str]) -> dict:
+        return {
+            "order": self.order,
+            "question": self.question,
+            "risk": titles.get(self.item_id, "") if self.item_id else "",
+            "section": self.section,
+            "options": list(self.options),
+            "explanation": self.explanation,
+        }
+
+
+class CheckAttempt(models.Model):
+    """One answer the patient gave to an understanding check: every attempt is kept."""
+
+    consent = models.ForeignKey(Consent, on_delete=models.CASCADE, related_name="check_attempts")
+    check_item = models.ForeignKey(ConsentCheck, on_delete=models.CASCADE, related_name="attempts")
+    number = models.PositiveSmallIntegerField()
+    chosen = models.CharField(max_length=300)
+    correct = models.BooleanField()
+    # The options in the order the patient saw them.
+    shown = models.JSONField()
+    answered_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["check_item", "number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["check_item", "number"], name="consent_attempt_unique_number"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} at check {self.check_item_id}"
+
+
+class PatientStep(models.TextChoices):
+    OVERVIEW = "overview", "About the operation"
+    PRIORITIES = "priorities", "What matters to the patient"
+    RISKS = "risks", "Risks"
+    CHECK = "check", "Check of understanding"
+    REVIEW = "review", "Review and sign"
+
+
+class StepTime(models.Model):
+    """Seconds the patient spent on one step of their consent, as a running total."""
+
+    consent = models.ForeignKey(Consent, on_delete=models.CASCADE, related_name="step_times")
+    step = models.CharField(max_length=20, choices=PatientStep.choices)
+    seconds = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["consent", "step"], name="consent_step_time_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.seconds} s on {self.step}"
+
+
+# What may matter most to a patient: offered as tick boxes; they may add their own words.
+PRIORITY_CHOICES = [
+    ("work", "Getting back to work"),
+    ("walking", "Walking further"),
+    ("sleep", "Sleeping without pain"),
+    ("no_more_surgery", "Avoiding another operation"),
+    ("caring", "Caring for someone"),
+    ("hobbies", "Getting back to a sport or hobby"),
+    ("independence", "Looking after myself at home"),
+]
+PRIORITY_OWN_WORDS_MAX = 1000
+
+
+class Priorities(models.Model):
+    """What matters most to the patient (optional), and the surgeon's response to it. Signing
+    waits for the response, as it waits for answers to questions."""
+
+    consent = models.OneToOneField(Consent, on_delete=models.CASCADE, related_name="priorities")
+    chosen = models.JSONField(default=list, blank=True)
+    own_words = models.TextField(blank=True)
+    stated_at = models.DateTimeField()
+    response = models.TextField(blank=True)
+    responded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    responded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "priorities"
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(response="", responded_by__isnull=True, responded_at__isnull=True)
+                    | (~Q(response="") & Q(responded_by__isnull=False, responded_at__isnull=False))
+                ),
+                name="consent_priorities_response_complete",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"What matters to the patient of consent {self.consent_id}"
+
+    @property
+    def chosen_labels(self) -> list[str]:
+        labels = dict(PRIORITY_CHOICES)
+        return [labels[key] for key in self.chosen if key in labels]
+
+    @property
+    def is_answered(self) -> bool:
+        return self.responded_at is not None
 
 
 class SignatureRole(models.TextChoices):

@@ -46,22 +46,32 @@ def patient_link(consent: Consent, *, url: str, expires_at) -> bool:
 
 
 def patient_answer_ready(consent: Consent) -> bool:
-    """'Your team has answered your question': no answer, no link (it is sent only once)."""
+    """'Your team has answered your question' (or responded to what matters to you): no
+    answer, no link (it is sent only once, when nothing is left waiting)."""
     hospital = settings.HOSPITAL_NAME
+    asked = consent.questions.exists()
+    responded = hasattr(consent, "priorities")
+    what = {
+        (True, False): "answered your question about your consent form",
+        (False, True): "responded to what matters to you, on your consent form",
+        (True, True): "answered your question and responded to what matters to you, on your "
+        "consent form",
+    }.get((asked, responded), "replied on your consent form")
     body = (
         f"Hello,\n\n"
-        f"Your surgical team at {hospital} has answered your question about your consent "
-        f"form.\n\n"
-        f"To read the answer, open the private link you were given before and enter your "
-        f"date of birth.\n\n"
+        f"Your surgical team at {hospital} has {what}.\n\n"
+        f"To read it, open the private link you were given before (in the email or text "
+        f"message that first sent it to you) and enter your date of birth. You can then sign.\n\n"
         f"{contact_for(consent).as_text()} They can send you a new link if yours "
         f"no longer works.\n"
     )
-    return _send(f"Your question has been answered · {hospital}", body, consent.patient.email)
+    subject = "Your question has been answered" if asked else "Your surgical team has replied"
+    return _send(f"{subject} · {hospital}", body, consent.patient.email)
 
 
 SURGEON_EVENTS = {
     "question_asked": "A patient has asked a question",
+    "priorities_stated": "A patient has said what matters to them, and waits for your response",
     "consent_signed": "A patient has signed a consent",
     "consent_withdrawn": "A patient has withdrawn a consent",
 }

@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from django.shortcuts import render
 
 from .contact import contact_for
+from .informed import consent_add_step_time
 from .models import Consent, PatientLink
 from .services import LinkState, link_state
 
@@ -39,6 +40,27 @@ def current_link_id(request: HttpRequest) -> int | None:
         end(request)
         return None
     return data["link"]
+
+
+def track_step(request: HttpRequest, step: str) -> None:
+    """Time on each step: the time since this session's last patient page counts to the step
+    that page belonged to (capped when the patient walked away: STEP_IDLE_SECONDS)."""
+    data = request.session[SESSION_KEY]
+    now = time.time()
+    last = data.get("step")
+    if last and now > last[1]:
+        consent_add_step_time(consent=request.consent, step=last[0], seconds=now - last[1])
+    request.session[SESSION_KEY] = {**request.session[SESSION_KEY], "step": [step, now]}
+
+
+def seconds_since(request: HttpRequest, key: str, *, reset: bool = True) -> float | None:
+    """Seconds since the session noted `key` (None: never); noted again now if reset."""
+    data = request.session[SESSION_KEY]
+    now = time.time()
+    then = data.get(key)
+    if reset:
+        request.session[SESSION_KEY] = {**data, key: now}
+    return None if then is None else max(0.0, now - then)
 
 
 def link_problem(request: HttpRequest, state: LinkState, consent: Consent | None = None):

@@ -34,12 +34,14 @@ from .models import (
     OPEN_STATES,
     REISSUABLE_STATES,
     Consent,
+    ConsentCheck,
     ConsentItemSnapshot,
     ConsentStatus,
     ItemOrigin,
     LinkEndReason,
     Patient,
     PatientLink,
+    Priorities,
     Question,
     Signature,
     SignatureMethod,
@@ -50,6 +52,7 @@ from .models import (
     UserSession,
 )
 from .names import name_problem, names_match
+from .reading import predicted_seconds
 from .signature_image import SignatureImageError, check_png
 
 logger = logging.getLogger(__name__)
@@ -242,6 +245,9 @@ def consent_issue(
                 required=item.required,
                 not_applicable=item.pk in not_applicable,
                 not_applicable_reason=not_applicable.get(item.pk, "").strip(),
+                one_in=item.one_in,
+                per_1000=item.per_1000,
+                rate_source=item.rate_source,
             )
             for order, item in enumerate(library_items, start=1)
         ]
@@ -259,8 +265,10 @@ def consent_issue(
             for order, risk in enumerate(extra_risks, start=len(library_items) + 1)
         ]
         ConsentItemSnapshot.objects.bulk_create(items)
-        consent.content_sha256 = consent.compute_content_sha256(items)
-        consent.save(update_fields=["content_sha256"])
+        checks = _freeze_checks(consent, procedure, items)
+        consent.content_sha256 = consent.compute_content_sha256(items, checks)
+        consent.predicted_reading_seconds = predicted_seconds(consent.procedure_text, items)
+        consent.save(update_fields=["content_sha256", "predicted_reading_seconds"])
         audit_append(
             actor=actor,
             action="consent_issued",
@@ -271,6 +279,7 @@ def consent_issue(
                 "site": site,
                 "content_sha256": consent.content_sha256,
                 "items": len(items),
+                "understanding_checks": len(checks),
                 "patient_specific": len(extra_risks),
                 "not_applicable": sorted(
                     item.title for item in library_items if item.pk in not_applicable
@@ -281,6 +290,29 @@ def consent_issue(
         )
         issued = _create_link(consent=consent, actor=actor)
     return consent, issued
+
+
+def _freeze_checks(consent: Consent, procedure: Procedure, items) -> list[ConsentCheck]:
+    """Copy the procedure's understanding checks into the consent, each tied to the frozen risk
+    it is about. A check about a risk that does not apply to this patient is left out."""
+    by_title = {item.title: item for item in items if item.origin == ItemOrigin.LIBRARY}
+    checks = []
+    for check in procedure.understanding_checks.all():
+        item = by_title.get(check.risk_title) if check.risk_title else None
+        if check.risk_title and (item is None or item.not_applicable):
+            continue
+        checks.append(
+            ConsentCheck(
+                consent=consent,
+                order=len(checks) + 1,
+                question=check.question,
+                item=item,
+                section=check.section,
+                options=[check.answer, *check.wrong_answer_list],
+                explanation=check.explanation,
+            )
+        )
+    return ConsentCheck.objects.bulk_create(checks)
 
 
 def _consent_site(procedure: Procedure, *, levels: str, side: str) -> str:
@@ -796,16 +828,22 @@ def consent_answer_question(
             consent=consent,
             details={"question": question.pk, "text": text},
         )
-        if (
-            consent.patient.email
-            and not consent.questions.filter(answered_at__isnull=True).exists()
-        ):
+        if consent.patient.email and not _waiting_for_surgeon(consent):
             # The patient waits for every answer before signing: one email, when the last comes.
             _email_after_commit(consent, notify.patient_answer_ready, action="answer", actor=actor)
     return question
 
 
 # --- signing and withdrawal -----------------------------------------------------------------
+
+
+def _waiting_for_surgeon(consent: Consent) -> bool:
+    """Signing waits for the surgeon's team: an unanswered question, or what matters to the
+    patient without a response."""
+    return (
+        consent.questions.filter(answered_at__isnull=True).exists()
+        or Priorities.objects.filter(consent=consent, responded_at__isnull=True).exists()
+    )
 
 
 def consent_statement(consent: Consent) -> str:
@@ -1019,6 +1057,15 @@ def _check_ready_to_sign(consent: Consent, typed_name: str) -> None:
         raise ConsentError(
             "You have a question that the surgeon's team has not answered yet. "
             "You can sign once it is answered."
+        )
+    if Priorities.objects.filter(consent=consent, responded_at__isnull=True).exists():
+        raise ConsentError(
+            "Your surgeon's team has not yet responded to what matters to you. "
+            "You can sign once they have."
+        )
+    if consent.checks.filter(passed_at__isnull=True).exists():
+        raise ConsentError(
+            "Please answer the questions that check your understanding before you sign."
         )
     if not names_match(typed_name, consent.patient.full_name):
         raise ConsentError(NAME_MISMATCH_MESSAGE)

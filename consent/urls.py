@@ -30,7 +30,10 @@ urlpatterns = [
     # The patient's private link, and the pages behind it (no token in those URLs).
     path("p/<str:token>/", patient.patient_link, name="patient_link"),
     path("patient/", patient.patient_start, name="patient_start"),
+    path("patient/what-matters/", patient.patient_priorities, name="patient_priorities"),
     path("patient/risks/", patient.patient_risks, name="patient_risks"),
+    path("patient/reading/", patient.patient_reading, name="patient_reading"),
+    path("patient/check/", patient.patient_check, name="patient_check"),
     path("patient/risks/<int:item_id>/", patient.patient_acknowledge, name="patient_acknowledge"),
     path(
         "patient/risks/<int:item_id>/question/", patient.patient_question, name="patient_question"

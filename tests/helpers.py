@@ -116,8 +116,9 @@ def png_signature(width=400, height=150, blank=False, fmt="PNG") -> bytes:
     return out.getvalue()
 
 
-def ready_to_sign(surgeon, **kwargs):
-    """A consent opened by the patient with every risk ticked."""
+def at_the_check(surgeon, **kwargs):
+    """A consent opened by the patient with every risk ticked: next, the check of
+    understanding (if the procedure has one)."""
     from consent.services import consent_acknowledge_item, link_verify_identity
 
     consent, issued = issue(surgeon, **kwargs)
@@ -127,6 +128,28 @@ def ready_to_sign(surgeon, **kwargs):
             consent=consent, item_id=item.pk, acknowledged=True, actor=patient_actor()
         )
     consent.refresh_from_db()
+    return consent, issued
+
+
+def pass_checks(consent, *, wrong_first: int = 0):
+    """The patient answers every check of understanding right; the first `wrong_first` of
+    them wrong once first."""
+    from consent.informed import consent_answer_check
+
+    for n, check in enumerate(consent.checks.filter(passed_at__isnull=True)):
+        answers = [check.options[1], check.answer] if n < wrong_first else [check.answer]
+        for chosen in answers:
+            consent_answer_check(
+                consent=consent, check_id=check.pk, chosen=chosen, shown=None, actor=patient_actor()
+            )
+    consent.refresh_from_db()
+
+
+def ready_to_sign(surgeon, **kwargs):
+    """A consent opened by the patient with every risk ticked and the check of understanding
+    passed."""
+    consent, issued = at_the_check(surgeon, **kwargs)
+    pass_checks(consent)
     return consent, issued
 
 

@@ -182,6 +182,10 @@ class TestTheDatabaseRefuses:
             "consent_question",
             "consent_consent",
             "consent_patient",
+            "consent_consentcheck",
+            "consent_checkattempt",
+            "consent_priorities",
+            "consent_steptime",
         ],
     )
     def test_to_truncate_the_record(self, table):

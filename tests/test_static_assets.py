@@ -31,8 +31,8 @@ HASHED = re.compile(r"^/static/(?P<name>.+)\.[0-9a-f]{12}\.(?P<ext>[a-z]+)$")
 # A refused form also brings the script that focuses its list of problems.
 SCRIPTS = {
     "identity refused": {"js/error-summary.js"},
-    "risks": {"js/acknowledge.js"},
-    "question refused": {"js/error-summary.js", "js/acknowledge.js"},
+    "risks": {"js/reading-time.js", "js/acknowledge.js"},
+    "question refused": {"js/error-summary.js", "js/reading-time.js", "js/acknowledge.js"},
     "review": {"vendor/signature_pad/signature_pad.umd.min.js", "js/signature.js"},
     "sign refused": {
         "js/error-summary.js",

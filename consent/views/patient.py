@@ -14,14 +14,27 @@ from django.views.decorators.http import require_http_methods, require_POST
 from .. import patient_session
 from ..actors import Actor
 from ..forms import (
+    UNEXPECTED_MESSAGE,
     AcknowledgeForm,
+    CheckAnswerForm,
     DateOfBirthForm,
+    PrioritiesForm,
     QuestionForm,
+    ReadingForm,
     SignForm,
     TicksForm,
     WithdrawForm,
 )
-from ..models import Consent, ConsentStatus
+from ..informed import (
+    check_passage,
+    consent_add_reading_time,
+    consent_answer_check,
+    consent_state_priorities,
+    next_check,
+    share_page_time,
+    shuffled_options,
+)
+from ..models import Consent, ConsentStatus, PatientStep
 from ..patient_session import patient_required
 from ..ratelimit import limit_by_address
 from ..services import (
@@ -42,11 +55,23 @@ from ..services import (
 )
 from .common import pdf_response
 
-PATIENT_STEPS = ["About your operation", "Risks", "Review and sign"]
+# The patient's steps, in order; the check of understanding only when the consent has one.
+PATIENT_STEPS = [
+    (PatientStep.OVERVIEW, "About your operation"),
+    (PatientStep.PRIORITIES, "What matters to you"),
+    (PatientStep.RISKS, "Risks"),
+    (PatientStep.CHECK, "Check your understanding"),
+    (PatientStep.REVIEW, "Review and sign"),
+]
 
 
-def _step(number: int) -> dict:
-    return {"step": number, "steps": len(PATIENT_STEPS), "step_title": PATIENT_STEPS[number - 1]}
+def _step(request: HttpRequest, consent: Consent, key: str) -> dict:
+    """The step's place in the progress bar; also counts the time on the previous page."""
+    patient_session.track_step(request, key)
+    has_checks = consent.checks.exists()
+    steps = [(k, title) for k, title in PATIENT_STEPS if k != PatientStep.CHECK or has_checks]
+    number = next(n for n, (k, _) in enumerate(steps, start=1) if k == key)
+    return {"step": number, "steps": len(steps), "step_title": steps[number - 1][1]}
 
 
 @never_cache
@@ -98,13 +123,22 @@ def _resume(request: HttpRequest, consent: Consent) -> HttpResponse:
     if not consent.is_open:
         return redirect("patient_start")  # which says what happened to the consent
     items = list(consent.items.all())
-    started = any(i.acknowledged_at for i in items) or consent.questions.exists()
+    started = (
+        any(i.acknowledged_at for i in items)
+        or consent.questions.exists()
+        or hasattr(consent, "priorities")
+    )
     if not started:
         return redirect("patient_start")
     messages.info(request, "Welcome back. You are where you left off. Everything you did is saved.")
     if missing := unacknowledged_items(consent, items):
         return redirect(f"{reverse('patient_risks')}#item-{missing[0].pk}")
-    return redirect("patient_review")
+    return redirect(_after_risks(consent))
+
+
+def _after_risks(consent: Consent) -> str:
+    """Where every risk ticked leads: the check of understanding, until it is passed."""
+    return "patient_check" if next_check(consent) else "patient_review"
 
 
 def _closed_response(request: HttpRequest, consent: Consent) -> HttpResponse | None:
@@ -124,7 +158,49 @@ def patient_start(request: HttpRequest) -> HttpResponse:
     consent = request.consent
     if closed := _closed_response(request, consent):
         return closed
-    return render(request, "consent/patient/overview.html", {"consent": consent, **_step(1)})
+    return render(
+        request,
+        "consent/patient/overview.html",
+        {"consent": consent, **_step(request, consent, PatientStep.OVERVIEW)},
+    )
+
+
+@never_cache
+@patient_required
+def patient_priorities(request: HttpRequest) -> HttpResponse:
+    """What matters most to the patient: optional, before the risks. If they say, the surgeon
+    responds before they sign."""
+    consent = request.consent
+    if closed := _closed_response(request, consent):
+        return closed
+    current = getattr(consent, "priorities", None)
+    initial = {"chosen": current.chosen, "own_words": current.own_words} if current else None
+    form = PrioritiesForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        skipping = request.POST.get("action") == "skip" and current is None
+        try:
+            if not skipping:
+                consent_state_priorities(
+                    consent=consent,
+                    chosen=form.cleaned_data["chosen"],
+                    own_words=form.cleaned_data["own_words"],
+                    actor=Actor.patient(request),
+                )
+        except ConsentError as exc:
+            form.add_error(None, str(exc))
+        else:
+            return redirect("patient_risks")
+    return render(
+        request,
+        "consent/patient/priorities.html",
+        {
+            "consent": consent,
+            "form": form,
+            "priorities": current,
+            **_step(request, consent, PatientStep.PRIORITIES),
+        },
+        status=400 if form.errors else 200,
+    )
 
 
 @never_cache
@@ -140,20 +216,57 @@ def patient_risks(request: HttpRequest) -> HttpResponse:
             messages.error(request, form.first_error())
             return _render_risks(request, consent, ticked=form.ticked_as_sent(), status=400)
         try:
-            consent_set_acknowledgments(
-                consent=consent, ticks=form.ticks(), actor=Actor.patient(request)
-            )
+            _save_ticks(request, consent, form)
         except ConsentError as exc:
             messages.error(request, str(exc))
             return redirect("patient_risks")
         if form.cleaned_data["action"] == "continue":
             missing = unacknowledged_items(consent)
             if not missing:
-                return redirect("patient_review")
+                return redirect(_after_risks(consent))
         else:
             messages.success(request, "Your progress is saved.")
             return redirect("patient_risks")
     return _render_risks(request, consent, missing=missing)
+
+
+def _save_ticks(request: HttpRequest, consent: Consent, form: TicksForm) -> None:
+    """Save the ticks of the whole risks page, with the time each risk was read: as the page's
+    script measured it, or without the script the page's time shared among the new ticks."""
+    before = set(
+        consent.items.filter(acknowledged_at__isnull=False).values_list("pk", flat=True)
+    )
+    ticks = form.ticks()
+    consent_set_acknowledgments(consent=consent, ticks=ticks, actor=Actor.patient(request))
+    if ReadingForm.sent(request.POST):
+        _save_reading(request, consent)
+        return
+    newly = [pk for pk, on in ticks.items() if on and pk not in before]
+    seconds = patient_session.seconds_since(request, "risks_shown")
+    if seconds is not None:
+        share_page_time(consent=consent, item_ids=newly, seconds=seconds)
+
+
+def _save_reading(request: HttpRequest, consent: Consent) -> bool:
+    """Time on screen sent by the risks page's script; False if it made no sense."""
+    form = ReadingForm(request.POST, item_ids=consent.items.values_list("pk", flat=True))
+    elapsed = patient_session.seconds_since(request, "reported")
+    if elapsed is None:
+        elapsed = patient_session.seconds_since(request, "risks_shown", reset=False)
+    if not form.is_valid():
+        return False
+    consent_add_reading_time(consent=consent, seconds=form.seconds(), elapsed=elapsed)
+    return True
+
+
+@never_cache
+@require_POST
+@patient_required
+def patient_reading(request: HttpRequest) -> HttpResponse:
+    """Time on screen, sent by the risks page's script when the page is hidden or left."""
+    if not _save_reading(request, request.consent):
+        return JsonResponse({"error": UNEXPECTED_MESSAGE}, status=400)
+    return HttpResponse(status=204)
 
 
 def _render_risks(
@@ -162,6 +275,7 @@ def _render_risks(
     """The risks page. question_error: (item id, message, the text the patient wrote);
     ticked: the ticks to show instead of the saved ones (a refused form, shown again)."""
     items = list(consent.items.prefetch_related("questions"))
+    patient_session.seconds_since(request, "risks_shown")  # the page is shown from now
     if ticked is not None:
         for item in items:
             item.shown_ticked = item.pk in ticked
@@ -184,7 +298,7 @@ def _render_risks(
             "question_summary": question_summary,
             "question_max_length": QUESTION_MAX_LENGTH,
             "ticks_as_sent": ticked is not None,
-            **_step(2),
+            **_step(request, consent, PatientStep.RISKS),
         },
         status=status or (400 if missing or question_error else 200),
     )
@@ -203,6 +317,8 @@ def patient_acknowledge(request: HttpRequest, item_id: int) -> HttpResponse:
         messages.error(request, form.first_error())
         return redirect("patient_risks")
     try:
+        if ReadingForm.sent(request.POST):
+            _save_reading(request, request.consent)  # the time read so far, with the tick
         item = consent_acknowledge_item(
             consent=request.consent,
             item_id=item_id,
@@ -241,9 +357,7 @@ def patient_question(request: HttpRequest, item_id: int) -> HttpResponse:
             messages.error(request, ticks.first_error())
             return redirect("patient_risks")
         try:
-            consent_set_acknowledgments(
-                consent=consent, ticks=ticks.ticks(), actor=Actor.patient(request)
-            )
+            _save_ticks(request, consent, ticks)
         except ConsentError as exc:
             messages.error(request, str(exc))
             return redirect("patient_risks")
@@ -285,11 +399,15 @@ def patient_review(request: HttpRequest) -> HttpResponse:
     if unacknowledged_items(consent, items):
         messages.error(request, "Please tick every risk before you go on.")
         return redirect("patient_risks")
+    if next_check(consent):
+        messages.error(request, "Please answer the questions that check your understanding.")
+        return redirect("patient_check")
     return _render_review(request, consent, items, _sign_form(consent))
 
 
 def _render_review(request, consent, items, form, status=200) -> HttpResponse:
     open_questions = [q for item in items for q in item.questions.all() if not q.is_answered]
+    priorities = getattr(consent, "priorities", None)
     return render(
         request,
         "consent/patient/review.html",
@@ -297,11 +415,77 @@ def _render_review(request, consent, items, form, status=200) -> HttpResponse:
             "consent": consent,
             "items": items,
             "open_questions": open_questions,
+            "priorities": priorities,
+            "waiting": bool(open_questions) or (priorities and not priorities.is_answered),
             "form": form,
-            **_step(3),
+            **_step(request, consent, PatientStep.REVIEW),
         },
         status=status,
     )
+
+
+@never_cache
+@patient_required
+def patient_check(request: HttpRequest) -> HttpResponse:
+    """The check of understanding: one question at a time. A wrong answer shows the passage
+    it is about again and asks again, the answers in a new order; signing needs them all."""
+    consent = request.consent
+    if closed := _closed_response(request, consent):
+        return closed
+    if unacknowledged_items(consent):
+        messages.error(request, "Please tick every risk before you go on.")
+        return redirect("patient_risks")
+    check = next_check(consent)
+    if check is None:
+        return redirect("patient_review")
+    form, wrong = CheckAnswerForm(options=check.options), None
+    if request.method == "POST":
+        form = CheckAnswerForm(request.POST, options=check.options)
+        if form.is_valid():
+            shown = request.session.get(SHOWN_KEY, {}).get(str(check.pk))
+            try:
+                attempt = consent_answer_check(
+                    consent=consent,
+                    check_id=check.pk,
+                    chosen=form.cleaned_data["answer"],
+                    shown=shown,
+                    actor=Actor.patient(request),
+                )
+            except ConsentError as exc:
+                messages.error(request, str(exc))
+                return redirect("patient_check")
+            if attempt.correct:
+                messages.success(request, f"That is right. {check.explanation}")
+                return redirect("patient_check")
+            wrong = attempt
+            form = CheckAnswerForm(options=check.options)  # asked again, nothing chosen
+    options = shuffled_options(check)
+    request.session[SHOWN_KEY] = {
+        **request.session.get(SHOWN_KEY, {}),
+        str(check.pk): options,
+    }
+    passage = check_passage(check, consent) if wrong else None
+    total = consent.checks.count()
+    return render(
+        request,
+        "consent/patient/check.html",
+        {
+            "consent": consent,
+            "check": check,
+            "options": options,
+            "form": form,
+            "wrong": wrong,
+            "passage": passage,
+            "number": check.order,
+            "total": total,
+            **_step(request, consent, PatientStep.CHECK),
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+# The order the options of each check were last shown in, kept with the answer's attempt.
+SHOWN_KEY = "check_shown"
 
 
 def _sign_form(consent: Consent, data=None) -> SignForm:

@@ -56,6 +56,13 @@
     }
   }
 
+  // The seconds this risk was on screen, sent with its tick (reading-time.js measures them).
+  function reading(box) {
+    var id = box.value;
+    var seconds = window.consentReading ? window.consentReading.take(id) : 0;
+    return seconds ? "&seconds-" + id + "=" + seconds : "";
+  }
+
   function save(box, refocus) {
     var status = document.getElementById(box.id + "-status");
     var wanted = box.checked;
@@ -70,7 +77,7 @@
         "Accept": "application/json",
         "Content-Type": "application/x-www-form-urlencoded",
       },
-      body: "acknowledged=" + (wanted ? "1" : "0"),
+      body: "acknowledged=" + (wanted ? "1" : "0") + reading(box),
     })
       .then(
         function (response) {
