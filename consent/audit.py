@@ -540,8 +540,7 @@ def _informed_record(consent: Consent, items) -> dict:
             [a.check_item_id, a.number, a.chosen, a.correct]
             for a in CheckAttempt.objects.filter(consent=consent).order_by("check_item", "number")
         ],
-        "priorities": priorities
-        and [priorities.chosen, priorities.own_words, priorities.response],
+        "priorities": priorities and [priorities.chosen, priorities.own_words, priorities.response],
     }
     return {"informed_sha256": _sha256_json(informed)}
 

@@ -31,7 +31,8 @@ from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from .audit import Checkpoint, DocumentAnchor
-from .models import Consent, Signature, SignedDocument
+from .models import Consent, Priorities, Signature, SignedDocument
+from .reading import check_results, item_predicted_seconds, reading_summary
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +129,10 @@ def document_context(
     """What the PDF shows. The signature is passed in (it is written to the database only
     after the PDF is sealed, with it) so the PDF shows exactly the signature that is stored."""
     items = list(consent.items.prefetch_related("questions__answered_by"))
+    for item in items:
+        item.predicted_seconds = item_predicted_seconds(item)
     events = list(consent.audit_events.filter(action__in=SUMMARY_ACTIONS))
+    results = check_results(consent)
     code = "-".join(verification_code[i : i + 4] for i in range(0, len(verification_code), 4))
     qr = segno.make(f"{verify_url}?code={verification_code}", error="m")
     return {
@@ -142,6 +146,12 @@ def document_context(
             _data_url("image/png", bytes(signature.image_png)) if signature.image_png else None
         ),
         "events": events,
+        "reading": reading_summary(consent, items),
+        "check_results": results,
+        "needed_help": [r for r in results if r.needed_help],
+        "priorities": Priorities.objects.filter(consent=consent)
+        .select_related("responded_by")
+        .first(),
         "hospital_name": settings.HOSPITAL_NAME,
         "verification_code": code,
         "verify_url": verify_url,

@@ -655,6 +655,25 @@ class PrioritiesForm(PlainForm):
     )
 
 
+class PrioritiesResponseForm(PlainForm):
+    summary_target = "id_response"
+
+    response = forms.CharField(
+        label="Your response to what matters to the patient",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=(
+            "For example which risks bear on it, and what recovery looks like for it. "
+            "The patient reads this before signing."
+        ),
+        error_messages={
+            "required": "Please write your response.",
+            "max_length": "Your response is %(show_value)d characters long. "
+            "Please keep it under %(limit_value)d.",
+        },
+    )
+
+
 class CheckAnswerForm(PlainForm):
     """One answer to a check of understanding: the text of the chosen option, and the order
     the options were shown in (to keep with the attempt)."""

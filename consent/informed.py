@@ -9,7 +9,6 @@ time (a page reports it every few ticks), and its totals are logged when the pat
 
 import datetime
 import random
-from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import F
@@ -42,8 +41,6 @@ from .services import (
     _touch,
 )
 
-# A consent read in less than this share of its predicted time is flagged to the surgeon.
-FAST_READING_SHARE = 0.5
 # One report of time on screen counts at most the time since the last report plus this, so
 # that a page (or a patient editing a request) cannot claim more time than has passed.
 REPORT_SLACK_SECONDS = 5
@@ -53,40 +50,6 @@ RESPONSE_MAX_LENGTH = 2000
 
 
 # --- measured reading time against the predicted time -------------------------------------
-
-
-@dataclass(frozen=True)
-class ReadingSummary:
-    """How long the patient read, against how long the wording takes to read."""
-
-    overview_seconds: int
-    risk_seconds: int
-    predicted: int | None
-    steps: dict[str, int]
-
-    @property
-    def total(self) -> int:
-        return self.overview_seconds + self.risk_seconds
-
-    @property
-    def read_quickly(self) -> bool:
-        return bool(self.predicted) and self.total < self.predicted * FAST_READING_SHARE
-
-    @property
-    def share(self) -> int | None:
-        """The reading time as a percentage of the predicted time."""
-        return round(100 * self.total / self.predicted) if self.predicted else None
-
-
-def reading_summary(consent: Consent, items=None) -> ReadingSummary:
-    items = consent.items.all() if items is None else items
-    steps = dict(consent.step_times.values_list("step", "seconds"))
-    return ReadingSummary(
-        overview_seconds=steps.get(PatientStep.OVERVIEW, 0),
-        risk_seconds=sum(item.seconds_on_screen for item in items if not item.not_applicable),
-        predicted=consent.predicted_reading_seconds,
-        steps={step: steps[step] for step in PatientStep.values if step in steps},
-    )
 
 
 def _no_signature_under_way(consent: Consent) -> bool:
@@ -218,29 +181,6 @@ def consent_answer_check(
             },
         )
     return attempt
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    check: ConsentCheck
-    attempts: list[CheckAttempt]
-
-    @property
-    def first_answer(self) -> str:
-        return self.attempts[0].chosen if self.attempts else ""
-
-    @property
-    def right_first_time(self) -> bool:
-        return bool(self.attempts) and self.attempts[0].correct
-
-    @property
-    def needed_help(self) -> bool:
-        return bool(self.attempts) and not self.attempts[0].correct
-
-
-def check_results(consent: Consent) -> list[CheckResult]:
-    checks = consent.checks.select_related("item").prefetch_related("attempts")
-    return [CheckResult(check, list(check.attempts.all())) for check in checks]
 
 
 # --- what matters to the patient ------------------------------------------------------------

@@ -10,7 +10,7 @@ import json
 from django.conf import settings
 from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
-from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -88,8 +88,37 @@ class ConsentQuerySet(models.QuerySet):
         return self.filter(status=ConsentStatus.SIGNED)
 
     def waiting_for_answer(self) -> "ConsentQuerySet":
-        """Consents with a patient's question that nobody has answered yet."""
-        return self.filter(Exists(_open_questions()))
+        """Consents with a patient's question that nobody has answered yet, or what matters to
+        the patient without a response: signing waits for either."""
+        return self.filter(Q(Exists(_open_questions())) | Q(Exists(_open_priorities())))
+
+    def with_informed(self) -> "ConsentQuerySet":
+        """Annotate, with one subquery each whatever the number of rows: reading_seconds (the
+        overview's time and each risk's time on screen), needed_help (checks answered wrong at
+        the first try) and priorities_waiting (what matters to the patient, no response)."""
+        risk_seconds = (
+            ConsentItemSnapshot.objects.filter(consent=OuterRef("pk"), not_applicable=False)
+            .order_by()
+            .values("consent")
+            .annotate(total=Sum("seconds_on_screen"))
+            .values("total")
+        )
+        overview = StepTime.objects.filter(consent=OuterRef("pk"), step="overview").values(
+            "seconds"
+        )
+        wrong_first = (
+            CheckAttempt.objects.filter(consent=OuterRef("pk"), number=1, correct=False)
+            .order_by()
+            .values("consent")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        return self.annotate(
+            reading_seconds=Coalesce(Subquery(risk_seconds[:1]), 0)
+            + Coalesce(Subquery(overview[:1]), 0),
+            needed_help=Coalesce(Subquery(wrong_first[:1]), 0),
+            priorities_waiting=Exists(_open_priorities()),
+        )
 
     def with_link_locked(self) -> "ConsentQuerySet":
         """Annotate link_locked: the live link locked itself after wrong dates of birth. One
@@ -114,7 +143,9 @@ class ConsentQuerySet(models.QuerySet):
         """In one query: how many per status, waiting for an answer, and signed this week."""
         week_ago = timezone.now() - datetime.timedelta(days=7)
         return self.aggregate(
-            waiting=Count("pk", filter=Q(Exists(_open_questions()))),
+            waiting=Count(
+                "pk", filter=Q(Exists(_open_questions())) | Q(Exists(_open_priorities()))
+            ),
             signed_this_week=Count(
                 "pk", filter=Q(status=ConsentStatus.SIGNED, signed_at__gte=week_ago)
             ),
@@ -124,6 +155,10 @@ class ConsentQuerySet(models.QuerySet):
 
 def _open_questions() -> models.QuerySet:
     return Question.objects.filter(consent=OuterRef("pk"), answered_at__isnull=True)
+
+
+def _open_priorities() -> models.QuerySet:
+    return Priorities.objects.filter(consent=OuterRef("pk"), responded_at__isnull=True)
 
 
 class Consent(models.Model):
@@ -199,6 +234,13 @@ class Consent(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATES
+
+    @property
+    def read_quickly(self) -> bool:
+        """Read in under half the predicted time (needs with_informed()'s reading_seconds)."""
+        predicted = self.predicted_reading_seconds
+        seconds = getattr(self, "reading_seconds", None)
+        return bool(predicted) and seconds is not None and seconds * 2 < predicted
 
     def can_manage(self, user) -> bool:
         """Revoke, reissue and name corrections belong to the issuing surgeon (colleagues view

@@ -20,6 +20,11 @@ urlpatterns = [
     path(
         "consents/<int:pk>/patient-name/", surgeon.consent_correct_name, name="consent_correct_name"
     ),
+    path(
+        "consents/<int:pk>/what-matters/respond/",
+        surgeon.priorities_respond,
+        name="priorities_respond",
+    ),
     path("consents/<int:pk>/document.pdf", surgeon.consent_document, name="consent_document"),
     path("verify/", public.verify, name="verify"),
     path(

@@ -24,6 +24,11 @@ PROFILES = ["ua1", "2a"]
 
 
 def signed_consent(surgeon, *, drawn: bool):
+    from consent.informed import (
+        consent_add_reading_time,
+        consent_respond_to_priorities,
+        consent_state_priorities,
+    )
     from consent.services import consent_answer_question, consent_ask_question
     from procedures.models import Procedure
 
@@ -44,6 +49,16 @@ def signed_consent(surgeon, *, drawn: bool):
     )
     consent_answer_question(
         consent=consent, question_id=question.pk, text="A little.", actor=surgeon_actor(surgeon)
+    )
+    # What matters to the patient (a list and a quote) and the reading times (a table).
+    consent_state_priorities(
+        consent=consent, chosen=["walking"], own_words="My dog.", actor=patient_actor()
+    )
+    consent_respond_to_priorities(
+        consent=consent, text="Nerve damage bears on it.", actor=surgeon_actor(surgeon)
+    )
+    consent_add_reading_time(
+        consent=consent, seconds={item.pk: 30 for item in consent.items.all()}, elapsed=60
     )
     sign(consent, png=png_signature() if drawn else None)
     consent.refresh_from_db()
@@ -115,7 +130,9 @@ def test_it_the_seal_is_a_named_invisible_field_tagged_as_a_form(surgeon):
 
 
 def test_it_every_table_header_has_its_scope(surgeon):
-    data = read_document(signed_consent(surgeon, drawn=False).document)
+    consent = signed_consent(surgeon, drawn=False)
+    data = read_document(consent.document)
+    checks = consent.checks.exists()
     scopes = []
     with pikepdf.open(io.BytesIO(data)) as pdf:
 
@@ -129,9 +146,10 @@ def test_it_every_table_header_has_its_scope(surgeon):
                 walk(kid)
 
         walk(pdf.Root.StructTreeRoot.K[0])
-    # The facts about the patient and about the signature (a header per row), then the
-    # audit summary (a header per column).
-    assert scopes == ["/Row"] * 7 + ["/Row"] * 4 + ["/Column"] * 4
+    # The facts about the patient (a header per row), the time spent reading and the check of
+    # understanding (a header per column), the signature (per row), the audit summary.
+    reading, understanding = ["/Column"] * 3, ["/Column"] * 4 if checks else []
+    assert scopes == ["/Row"] * 7 + reading + understanding + ["/Row"] * 4 + ["/Column"] * 4
 
 
 def test_it_the_seal_keeps_the_xmp_the_page_was_rendered_with(surgeon):

@@ -233,9 +233,7 @@ def patient_risks(request: HttpRequest) -> HttpResponse:
 def _save_ticks(request: HttpRequest, consent: Consent, form: TicksForm) -> None:
     """Save the ticks of the whole risks page, with the time each risk was read: as the page's
     script measured it, or without the script the page's time shared among the new ticks."""
-    before = set(
-        consent.items.filter(acknowledged_at__isnull=False).values_list("pk", flat=True)
-    )
+    before = set(consent.items.filter(acknowledged_at__isnull=False).values_list("pk", flat=True))
     ticks = form.ticks()
     consent_set_acknowledgments(consent=consent, ticks=ticks, actor=Actor.patient(request))
     if ReadingForm.sent(request.POST):

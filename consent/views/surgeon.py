@@ -27,11 +27,14 @@ from ..forms import (
     ExtraRiskFormSet,
     LoginForm,
     PatientNameForm,
+    PrioritiesResponseForm,
     RecordWithdrawalForm,
     ReissueForm,
     RevokeForm,
 )
+from ..informed import consent_respond_to_priorities
 from ..models import OPEN_STATES, Consent, ConsentStatus
+from ..reading import check_results, item_predicted_seconds, reading_summary
 from ..services import (
     ConsentError,
     EmailOutcome,
@@ -45,6 +48,7 @@ from ..services import (
     consent_withdraw,
     link_email_failed,
     reissue_refusal,
+    unacknowledged_items,
     user_end_sessions,
 )
 from .common import pdf_response
@@ -74,7 +78,10 @@ def home(request: HttpRequest) -> HttpResponse:
     options = form.values()
     visible = Consent.objects.for_surgeon(request.user)
     consents = (
-        visible.select_related("patient", "surgeon").with_open_question_count().with_link_locked()
+        visible.select_related("patient", "surgeon")
+        .with_open_question_count()
+        .with_link_locked()
+        .with_informed()
     )
     if options["status"] == DashboardForm.WAITING:
         consents = consents.waiting_for_answer()
@@ -205,11 +212,16 @@ def _render_detail(
     revoke_form: RevokeForm | None = None,
     withdrawal_form: RecordWithdrawalForm | None = None,
     name_form: PatientNameForm | None = None,
+    response_form: PrioritiesResponseForm | None = None,
 ) -> HttpResponse:
     """A consent's page. answer_error: (question id, message, the text the surgeon wrote);
     revoke_form, withdrawal_form, name_form: a refused form, shown again with what was typed."""
     items = list(consent.items.prefetch_related("questions__answered_by"))
+    for item in items:
+        item.predicted_seconds = item_predicted_seconds(item)
     events = list(consent.audit_events.all())
+    results = check_results(consent)
+    reading = reading_summary(consent, items)
     live_link = consent.links.filter(ended_at__isnull=True).first()
     can_reissue = reissue_refusal(consent) is None and consent.can_manage(request.user)
     return render(
@@ -240,8 +252,18 @@ def _render_detail(
             "name_form": name_form
             or PatientNameForm(initial={"full_name": consent.patient.full_name}),
             "can_correct_name": consent.is_open and consent.can_manage(request.user),
+            "reading": reading,
+            # Flagged once the patient has read everything (every risk ticked) or left.
+            "fast_flag": reading.read_quickly
+            and (not consent.is_open or not unacknowledged_items(consent, items)),
+            "check_results": results,
+            "needed_help": [r for r in results if r.needed_help],
+            "priorities": getattr(consent, "priorities", None),
+            "response_form": response_form or PrioritiesResponseForm(),
         },
-        status=400 if answer_error or revoke_form or withdrawal_form or name_form else 200,
+        status=400
+        if answer_error or revoke_form or withdrawal_form or name_form or response_form
+        else 200,
     )
 
 
@@ -369,6 +391,26 @@ def question_answer(request: HttpRequest, pk: int, question_id: int) -> HttpResp
         messages.error(request, str(exc))
     else:
         messages.success(request, "Your answer was saved. The patient sees it beside the risk.")
+    return redirect("consent_detail", pk=consent.pk)
+
+
+@never_cache
+@login_required
+@require_POST
+def priorities_respond(request: HttpRequest, pk: int) -> HttpResponse:
+    """The surgeon's team responds to what matters to the patient."""
+    consent = _get_consent_for_user(request, pk)
+    form = PrioritiesResponseForm(request.POST)
+    if not form.is_valid():
+        return _render_detail(request, consent, response_form=form)
+    try:
+        consent_respond_to_priorities(
+            consent=consent, text=form.cleaned_data["response"], actor=Actor.surgeon(request)
+        )
+    except ConsentError as exc:
+        form.add_error(None, str(exc))
+        return _render_detail(request, consent, response_form=form)
+    messages.success(request, "Your response was saved. The patient sees it before signing.")
     return redirect("consent_detail", pk=consent.pk)
 
 
