@@ -274,7 +274,8 @@ NASTY_NUMBERS = [
 NUMBER_FIELDS = {
     "shown", "acknowledged", "day", "month", "year", "per_page", "page", "team", "p", "o", "e",
     "extra-TOTAL_FORMS", "extra-INITIAL_FORMS", "extra-MIN_NUM_FORMS", "extra-MAX_NUM_FORMS",
-    "items-TOTAL_FORMS", "items-INITIAL_FORMS", "index", "_selected_action",
+    "items-TOTAL_FORMS", "items-INITIAL_FORMS", "index", "_selected_action", "seconds-1",
+    "seconds-2",
 }  # fmt: skip
 
 
@@ -318,6 +319,9 @@ def plausible(world: World, today: datetime.date) -> dict:
         "acknowledged": [*item, "1", "on", "0"],
         "action": ["continue", "save"],
         "question": ["Will it hurt?"],
+        "chosen": ["walking", "work", "sleep"],
+        "own_words": ["My daughter's wedding"],
+        "response": ["Nerve damage bears on walking."],
         "answer": ["A little."],
         "reason": ["Moved away"],
         "typed_name": ["Fuzz Patient"],
@@ -476,7 +480,11 @@ FORM_FIELDS = {
     "patient_link": ["day", "month", "year"],
     "patient_risks": ["shown", "shown", "acknowledged", "acknowledged", "action"],
     "patient_acknowledge": ["acknowledged"],
-    "patient_question": ["question"],
+    "patient_question": ["question", "shown", "acknowledged"],
+    "patient_priorities": ["chosen", "chosen", "own_words", "action"],
+    "patient_reading": ["seconds-1", "seconds-2"],
+    "patient_check": ["answer"],
+    "priorities_respond": ["response"],
     "patient_sign": ["typed_name", "statement", "signature"],
     "patient_withdraw": ["reason"],
     "verify": ["code"],
