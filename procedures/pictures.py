@@ -59,10 +59,6 @@ class Picture:
     words: str  # the text alternative, grade 8 or lower
     svg: SafeString
 
-    @property
-    def columns(self) -> int:
-        return GRIDS[self.total].columns
-
 
 def rate_per_1000(*, one_in: int | None = None, per_1000: Decimal | None = None) -> Fraction | None:
     """How many in 1,000 people, exactly; None when there is no number."""
@@ -171,7 +167,7 @@ def _svg(total: int, highlighted: int, words: str, number: int) -> SafeString:
     rects = "".join(
         f'<rect x="{x}" y="{y}" width="{w}" height="{h}" fill="url(#{fill})"/>'
         for x, y, w, h, fill in areas
-        if w > 0 and h > 0
+        if w > 0 and h > 0 and y < height  # none below a picture of everyone
     )
     scale = SCALE[total]
     pattern = (

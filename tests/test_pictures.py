@@ -165,6 +165,8 @@ def coloured_in(svg: str) -> tuple[int, int]:
         for r in root.iter(f"{SVG}rect")
         if r.get("fill", "").startswith("url(#")
     ]
+    for x, y, w, h, _ in areas:  # all of each rectangle is people
+        assert 0 <= x < x + w <= width and 0 <= y < y + h <= height, (x, y, w, h)
     count = 0
     for row in range(rows):
         for column in range(columns):
