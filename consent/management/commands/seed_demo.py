@@ -13,7 +13,15 @@ from django.utils import timezone
 from PIL import Image, ImageDraw
 
 from consent.actors import Actor
+from consent.informed import (
+    consent_add_reading_time,
+    consent_add_step_time,
+    consent_answer_check,
+    consent_respond_to_priorities,
+    consent_state_priorities,
+)
 from consent.models import ActorType, Consent, Team
+from consent.reading import item_predicted_seconds
 from consent.services import (
     ExtraRisk,
     PatientDetails,
@@ -82,7 +90,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             links = self.seed(owner)
         if options["verbosity"] >= 1:
-            self.stdout.write(self.style.SUCCESS("Demo data created: 8 consents in every state."))
+            self.stdout.write(self.style.SUCCESS("Demo data created: 9 consents in every state."))
             site = settings.SITE_URL.rstrip("/")
             for name, dob, token in links:
                 self.stdout.write(
@@ -127,6 +135,24 @@ class Command(BaseCommand):
                 )
             return items
 
+        def read(consent, pace=1.0):
+            """Time on the operation's description and on each risk: pace 1 reads at 200 words
+            a minute; below 0.5 the surgeon sees "Read quickly"."""
+            words = sum(len(text.split()) for text in consent.procedure_text.values())
+            consent_add_step_time(consent=consent, step="overview", seconds=words * 0.3 * pace)
+            for item in consent.items.filter(not_applicable=False):
+                seconds = round(item_predicted_seconds(item) * pace) + 1
+                consent_add_reading_time(
+                    consent=consent, seconds={item.pk: seconds}, elapsed=seconds
+                )
+
+        def answer_checks(consent, wrong_first=0):
+            for n, check in enumerate(consent.checks.all()):
+                for chosen in [check.options[1]] * (n < wrong_first) + [check.answer]:
+                    consent_answer_check(
+                        consent=consent, check_id=check.pk, chosen=chosen, shown=None, actor=PATIENT
+                    )
+
         links = []
         # Issued, not opened yet: its link is printed so a newcomer can play the patient.
         dob = datetime.date(1985, 3, 10)
@@ -157,6 +183,12 @@ class Command(BaseCommand):
         dob = datetime.date(1977, 4, 9)
         consent, issued = issue(me, "Isambard Brunel", dob, "lumbar-rhizotomy", 3)
         open_and_tick(consent, issued, dob, upto=3)
+        consent_state_priorities(
+            consent=consent,
+            chosen=["work", "sleep"],
+            own_words="I drive a bus for a living and need to sit for long shifts.",
+            actor=PATIENT,
+        )
 
         # Signed, with its sealed PDF, after a question was answered.
         dob = datetime.date(1962, 7, 25)
@@ -181,6 +213,23 @@ class Command(BaseCommand):
             ],
         )
         items = open_and_tick(consent, issued, dob)
+        consent_state_priorities(
+            consent=consent,
+            chosen=["walking", "no_more_surgery"],
+            own_words="Walking my grandchildren to school again.",
+            actor=PATIENT,
+        )
+        read(consent)
+        answer_checks(consent)
+        consent_respond_to_priorities(
+            consent=consent,
+            text=(
+                "Most people walk further once the nerve pain eases. The risk that bears most on "
+                "it is that the pain may come back: then the treatment can often be repeated "
+                "without an open operation."
+            ),
+            actor=me,
+        )
         question = consent_ask_question(
             consent=consent, item_id=items[0].pk, text="Can I drive home afterwards?", actor=PATIENT
         )
@@ -198,12 +247,28 @@ class Command(BaseCommand):
             actor=PATIENT,
         )
 
+        # Signed after reading quickly and needing help with two questions of the check.
+        dob = datetime.date(1910, 5, 12)
+        consent, issued = issue(me, "Dorothy Hodgkin", dob, "lumbar-fusion-l5-s1", 16, team=team)
+        read(consent, pace=0.3)
+        open_and_tick(consent, issued, dob)
+        answer_checks(consent, wrong_first=2)
+        consent_sign(
+            consent=consent,
+            typed_name="Dorothy Hodgkin",
+            statement_accepted=True,
+            drawn_png=None,
+            actor=PATIENT,
+        )
+
         # Signed, then withdrawn by the patient.
         dob = datetime.date(1950, 5, 12)
         consent, issued = issue(
             me, "Florence Nightingale", dob, "low-back-fusion", 25, levels="L4-L5"
         )
+        read(consent)
         open_and_tick(consent, issued, dob)
+        answer_checks(consent)
         consent_sign(
             consent=consent,
             typed_name="Florence Nightingale",
