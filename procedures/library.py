@@ -4,14 +4,17 @@ The format is documented in docs/library-format.md. Loading validates the whole 
 writes inside one transaction, so a bad file imports nothing.
 """
 
+import difflib
+import math
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 import yaml
 from django.db import transaction
 
-from .models import AsksFor, ConsentItem, Procedure, Severity
+from .models import AsksFor, ConsentItem, Procedure, Section, Severity, UnderstandingCheck
 from .services import procedure_refresh_revision
 
 BUNDLED_LIBRARY = Path(__file__).resolve().parent / "library" / "starter_library.yaml"
@@ -39,6 +42,13 @@ ASKS_FOR_WORDS = {
 RISK_TEXT = {"title": 200, "explanation": None, "severity": 20}
 RISK_OPTIONAL_TEXT = {"frequency": 100}
 RISK_FLAGS = {"required": True}
+RISK_RATE_FIELDS = ("one_in", "per_1000", "rate_source")
+RATE_SOURCE_MAX = 300
+# A bound no real risk comes near, well inside what the database column holds.
+ONE_IN_MAX = 1_000_000
+CHECK_TEXT = {"question": 1000, "answer": 300, "explanation": 1000}
+CHECK_KEYS = {*CHECK_TEXT, "risk", "section", "wrong"}
+WRONG_ANSWERS_MAX = 4
 SLUG_RE = re.compile(r"^[-a-z0-9_]+$")
 
 
@@ -53,6 +63,33 @@ class RiskSpec:
     severity: str
     frequency: str = ""
     required: bool = True
+    one_in: int | None = None
+    per_1000: Decimal | None = None
+    rate_source: str = ""
+
+
+@dataclass
+class CheckSpec:
+    """An understanding check: about one risk (by title) or one section, never both."""
+
+    question: str
+    answer: str
+    wrong_answers: list[str]
+    explanation: str
+    risk_title: str = ""
+    section: str = ""
+
+    def model(self, order: int, procedure: Procedure | None = None) -> UnderstandingCheck:
+        return UnderstandingCheck(
+            procedure=procedure,
+            order=order,
+            question=self.question,
+            risk_title=self.risk_title,
+            section=self.section,
+            answer=self.answer,
+            wrong_answers="\n".join(self.wrong_answers),
+            explanation=self.explanation,
+        )
 
 
 @dataclass
@@ -70,6 +107,7 @@ class ProcedureSpec:
     needs_clinical_review: bool = True
     asks_for: str = AsksFor.NOTHING
     risks: list[RiskSpec] = field(default_factory=list)
+    checks: list[CheckSpec] = field(default_factory=list)
 
 
 @dataclass
@@ -86,7 +124,7 @@ def _text(data: dict, key: str, max_length: int | None, where: str, errors: list
         return ""
     value = data[key]
     if not isinstance(value, str):
-        errors.append(f'{where}: field "{key}" must be text, not {type(value).__name__}')
+        errors.append(f'{where}: field "{key}" must be text, not {_kind(value)}')
         return ""
     value = value.strip()
     if not value:
@@ -96,6 +134,13 @@ def _text(data: dict, key: str, max_length: int | None, where: str, errors: list
             f'{where}: field "{key}" is {len(value)} characters long (at most {max_length})'
         )
     return value
+
+
+def _kind(value) -> str:
+    """The type of a value that should have been text, with a hint for YAML's yes and no."""
+    if isinstance(value, bool):
+        return "bool (YAML reads a bare yes, no, true or false so: put the text in quotes)"
+    return type(value).__name__
 
 
 def _flag(data: dict, key: str, default: bool, where: str, errors: list[str]) -> bool:
@@ -131,7 +176,7 @@ def _parse_risk(data, where: str, errors: list[str]) -> RiskSpec | None:
     if not isinstance(data, dict):
         errors.append(f"{where}: must be a mapping of fields")
         return None
-    allowed = set(RISK_TEXT) | set(RISK_OPTIONAL_TEXT) | set(RISK_FLAGS)
+    allowed = set(RISK_TEXT) | set(RISK_OPTIONAL_TEXT) | set(RISK_FLAGS) | set(RISK_RATE_FIELDS)
     _unknown_keys(data, allowed, where, errors)
     title = data.get("title")
     if isinstance(title, str) and title.strip():
@@ -152,7 +197,171 @@ def _parse_risk(data, where: str, errors: list[str]) -> RiskSpec | None:
         values[key] = value.strip()
     for key, default in RISK_FLAGS.items():
         values[key] = _flag(data, key, default, where, errors)
-    return RiskSpec(**values)
+    return RiskSpec(**values, **_parse_rate(data, where, errors))
+
+
+def _parse_rate(data: dict, where: str, errors: list[str]) -> dict:
+    """A risk's frequency as a number: one_in (1 in N) or per_1000, never both; its source."""
+    one_in = _one_in(data.get("one_in"), where, errors)
+    per_1000 = _per_1000(data.get("per_1000"), where, errors)
+    if data.get("one_in") is not None and data.get("per_1000") is not None:
+        errors.append(
+            f'{where}: give the number as "one_in" or as "per_1000", not both '
+            "(they would say the same thing twice, and could disagree)"
+        )
+    source = data.get("rate_source") or ""
+    if not isinstance(source, str):
+        errors.append(f'{where}: field "rate_source" must be text, not {type(source).__name__}')
+        source = ""
+    elif len(source.strip()) > RATE_SOURCE_MAX:
+        errors.append(f'{where}: field "rate_source" is longer than {RATE_SOURCE_MAX} characters')
+    return {"one_in": one_in, "per_1000": per_1000, "rate_source": source.strip()}
+
+
+def _one_in(value, where: str, errors: list[str]) -> int | None:
+    if value is None:
+        return None
+    # bool is a kind of int in Python: "one_in: yes" must not read as 1 in 1.
+    if isinstance(value, bool) or not isinstance(value, int):
+        errors.append(
+            f'{where}: field "one_in" must be a whole number, such as 20 for about 1 in 20, '
+            f"not {value!r}"
+        )
+        return None
+    if not 1 <= value <= ONE_IN_MAX:
+        errors.append(f'{where}: field "one_in" must be between 1 and {ONE_IN_MAX:,}, not {value}')
+        return None
+    return value
+
+
+def _per_1000(value, where: str, errors: list[str]) -> Decimal | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        errors.append(
+            f'{where}: field "per_1000" must be a number, such as 50 for 50 in 1,000 people, '
+            f"not {value!r}"
+        )
+        return None
+    number = Decimal(str(value))  # str: 0.1 stays 0.1, not the float's long binary tail
+    if not 0 < number <= 1000:
+        errors.append(
+            f'{where}: field "per_1000" must be more than 0 and at most 1000, not {value}'
+        )
+        return None
+    if number.normalize().as_tuple().exponent < -3:
+        errors.append(
+            f'{where}: field "per_1000" may have at most 3 decimal places, not {value} '
+            '(for a rarer risk use "one_in")'
+        )
+        return None
+    return number
+
+
+def _parse_checks(data, where: str, risk_titles: set[str], errors: list[str]) -> list[CheckSpec]:
+    if data is None or data == []:
+        errors.append(
+            f'{where}: field "understanding_checks" is {"missing" if data is None else "empty"}: '
+            "every procedure needs at least one check of understanding, a question the patient "
+            "answers after reading the risks (see docs/library-format.md)"
+        )
+        return []
+    if not isinstance(data, list):
+        errors.append(f'{where}: field "understanding_checks" must be a list of checks')
+        return []
+    checks: list[CheckSpec] = []
+    questions: dict[str, int] = {}
+    for number, check_data in enumerate(data, start=1):
+        check = _parse_check(check_data, f"{where}, check {number}", risk_titles, errors)
+        if check is None:
+            continue
+        if check.question and check.question in questions:
+            errors.append(
+                f'{where}, check {number}: field "question" repeats check '
+                f"{questions[check.question]} (questions must be unique within a procedure)"
+            )
+        questions.setdefault(check.question, number)
+        checks.append(check)
+    return checks
+
+
+def _parse_check(data, where: str, risk_titles: set[str], errors: list[str]) -> CheckSpec | None:
+    if not isinstance(data, dict):
+        errors.append(f"{where}: must be a mapping of fields")
+        return None
+    _unknown_keys(data, CHECK_KEYS, where, errors)
+    values = {key: _text(data, key, limit, where, errors) for key, limit in CHECK_TEXT.items()}
+    if "\n" in values["answer"]:
+        errors.append(f'{where}: field "answer" must be on one line')
+    risk_title, section = _check_about(data, where, risk_titles, errors)
+    wrong = _wrong_answers(data.get("wrong"), values["answer"], where, errors)
+    return CheckSpec(**values, wrong_answers=wrong, risk_title=risk_title, section=section)
+
+
+def _check_about(data: dict, where: str, risk_titles: set[str], errors: list[str]):
+    """What a check is about: (risk title, "") or ("", section)."""
+    has_risk, has_section = data.get("risk") is not None, data.get("section") is not None
+    if has_risk and has_section:
+        errors.append(f'{where}: give either "risk" or "section", not both')
+        return "", ""
+    if not has_risk and not has_section:
+        errors.append(
+            f'{where}: field "risk" or "section" is missing: name the risk the check is about '
+            "(its title) or the section (one of: " + ", ".join(Section.values) + ")"
+        )
+        return "", ""
+    if has_section:
+        section = _text(data, "section", None, where, errors)
+        if section and section not in Section.values:
+            errors.append(
+                f'{where}: field "section" has unknown value "{section}" '
+                f"(use one of: {', '.join(Section.values)})"
+            )
+        return "", section
+    title = _text(data, "risk", RISK_TEXT["title"], where, errors)
+    if title and title not in risk_titles:
+        close = difflib.get_close_matches(title, risk_titles, n=1)
+        errors.append(
+            f'{where}: field "risk" names "{title}", but no risk of this procedure is titled '
+            f'"{title}"' + (f' (did you mean "{close[0]}"?)' if close else "")
+        )
+    return title, ""
+
+
+def _wrong_answers(value, answer: str, where: str, errors: list[str]) -> list[str]:
+    """1 to 4 wrong answers, each on one line, all different from each other and the answer."""
+    if value is None:
+        errors.append(f'{where}: field "wrong" is missing')
+        return []
+    if not isinstance(value, list) or not 1 <= len(value) <= WRONG_ANSWERS_MAX:
+        errors.append(
+            f'{where}: field "wrong" must be a list of 1 to {WRONG_ANSWERS_MAX} wrong answers, '
+            f"not {value!r}"[:300]
+        )
+        return []
+    wrong: list[str] = []
+    # Compared without case: "Infection" and "infection" read as the same choice.
+    seen = {answer.casefold(): "the right answer"} if answer else {}
+    for number, text in enumerate(value, start=1):
+        label = f"{where}: wrong answer {number}"
+        if not isinstance(text, str):
+            errors.append(f"{label} must be text, not {_kind(text)}")
+            continue
+        text = text.strip()
+        if not text:
+            errors.append(f"{label} is empty")
+        elif len(text) > CHECK_TEXT["answer"]:
+            errors.append(
+                f"{label} is {len(text)} characters long (at most {CHECK_TEXT['answer']})"
+            )
+        elif "\n" in text:
+            errors.append(f"{label} must be on one line")
+        elif text.casefold() in seen:
+            errors.append(f"{label} is the same as {seen[text.casefold()]}")
+        else:
+            seen[text.casefold()] = f"wrong answer {number}"
+        wrong.append(text)
+    return wrong
 
 
 def parse_library(text: str, *, source: str = "library file") -> list[ProcedureSpec]:
@@ -186,7 +395,8 @@ def parse_library(text: str, *, source: str = "library file") -> list[ProcedureS
             continue
         if isinstance(proc.get("slug"), str):
             where = f'procedure #{number} "{proc["slug"]}"'
-        allowed = set(PROCEDURE_TEXT) | set(PROCEDURE_FLAGS) | {"asks_for", "risks"}
+        allowed = set(PROCEDURE_TEXT) | set(PROCEDURE_FLAGS)
+        allowed |= {"asks_for", "risks", "understanding_checks"}
         _unknown_keys(proc, allowed, where, errors)
         values = {
             key: _text(proc, key, limit, where, errors) for key, limit in PROCEDURE_TEXT.items()
@@ -222,7 +432,10 @@ def parse_library(text: str, *, source: str = "library file") -> list[ProcedureS
                     )
                 titles.add(risk.title)
                 risks.append(risk)
-        specs.append(ProcedureSpec(**values, risks=risks))
+        checks = _parse_checks(
+            proc.get("understanding_checks"), where, {risk.title for risk in risks}, errors
+        )
+        specs.append(ProcedureSpec(**values, risks=risks, checks=checks))
 
     if errors:
         shown = errors[:20]
@@ -264,9 +477,18 @@ def _sync_items(procedure: Procedure, risks: list[RiskSpec]) -> None:
     for order, risk in enumerate(risks, start=1):
         item = existing.get(risk.title) or ConsentItem(procedure=procedure)
         item.order = order
-        for key in ("title", "explanation", "severity", "frequency", "required"):
-            setattr(item, key, getattr(risk, key))
+        for key, value in vars(risk).items():
+            setattr(item, key, value)
         item.save()
+
+
+def _sync_checks(procedure: Procedure, checks: list[CheckSpec]) -> None:
+    """Replace the procedure's checks with the file's, in the file's order. Nothing refers to a
+    library check (a consent freezes its own copy), so they are not matched up like risks."""
+    procedure.understanding_checks.all().delete()
+    UnderstandingCheck.objects.bulk_create(
+        check.model(order, procedure) for order, check in enumerate(checks, start=1)
+    )
 
 
 def _matches(procedure: Procedure, spec: ProcedureSpec) -> bool:
@@ -274,8 +496,10 @@ def _matches(procedure: Procedure, spec: ProcedureSpec) -> bool:
     candidate_items = [
         ConsentItem(order=order, **vars(risk)) for order, risk in enumerate(spec.risks, start=1)
     ]
+    candidate_checks = [check.model(order) for order, check in enumerate(spec.checks, start=1)]
     return (
-        procedure.compute_content_sha256() == candidate.compute_content_sha256(candidate_items)
+        procedure.compute_content_sha256()
+        == candidate.compute_content_sha256(candidate_items, candidate_checks)
         and procedure.is_active == spec.active
         and procedure.needs_clinical_review == spec.needs_clinical_review
         and procedure.asks_for == spec.asks_for
@@ -288,7 +512,9 @@ def load_library(
     """Create or update procedures to match the specs. Idempotent; atomic; nothing on dry run."""
     report = LoadReport()
     with transaction.atomic():
-        existing = {p.slug: p for p in Procedure.objects.prefetch_related("items")}
+        existing = {
+            p.slug: p for p in Procedure.objects.prefetch_related("items", "understanding_checks")
+        }
         for spec in specs:
             procedure = existing.get(spec.slug)
             if procedure is None:
@@ -305,6 +531,7 @@ def load_library(
             _apply(procedure, spec)
             procedure.save()
             _sync_items(procedure, spec.risks)
+            _sync_checks(procedure, spec.checks)
             procedure_refresh_revision(procedure=procedure)
         if dry_run:
             transaction.set_rollback(True)
@@ -322,21 +549,51 @@ def export_library(procedures=None) -> str:
                 "active": p.is_active,
                 "needs_clinical_review": p.needs_clinical_review,
                 **({"asks_for": _asks_for_words(p.asks_for)} if p.asks_for else {}),
-                "risks": [
-                    {
-                        "title": item.title,
-                        "explanation": item.explanation,
-                        "severity": item.severity,
-                        "frequency": item.frequency,
-                        "required": item.required,
-                    }
-                    for item in p.items.all()
+                "risks": [_export_risk(item) for item in p.items.all()],
+                "understanding_checks": [
+                    _export_check(check) for check in p.understanding_checks.all()
                 ],
             }
-            for p in procedures.order_by("slug").prefetch_related("items")
+            for p in procedures.order_by("slug").prefetch_related("items", "understanding_checks")
         ],
     }
     return yaml.dump(data, Dumper=_LibraryDumper, sort_keys=False, allow_unicode=True, width=100)
+
+
+def _export_risk(item: ConsentItem) -> dict:
+    risk = {
+        "title": item.title,
+        "explanation": item.explanation,
+        "severity": item.severity,
+        "frequency": item.frequency,
+        "required": item.required,
+    }
+    # The numbers only when set, so a library without them exports as it always did.
+    if item.one_in is not None:
+        risk["one_in"] = item.one_in
+    if item.per_1000 is not None:
+        risk["per_1000"] = _plain_number(item.per_1000)
+    if item.rate_source:
+        risk["rate_source"] = item.rate_source
+    return risk
+
+
+def _plain_number(value: Decimal) -> int | float:
+    """50.000 as 50 and 12.500 as 12.5: YAML has no decimal type, and at most 3 decimal places
+    survive the trip through a float exactly."""
+    value = Decimal(value).normalize()
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _export_check(check: UnderstandingCheck) -> dict:
+    about = {"risk": check.risk_title} if check.risk_title else {"section": check.section}
+    return {
+        "question": check.question,
+        **about,
+        "answer": check.answer,
+        "wrong": check.wrong_answer_list,
+        "explanation": check.explanation,
+    }
 
 
 def _asks_for_words(value: str) -> list[str]:
