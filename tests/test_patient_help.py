@@ -26,7 +26,7 @@ from consent.services import (
 )
 from procedures.models import Procedure
 
-from .helpers import DOB, issue, patient_actor, ready_to_sign, sign, surgeon_actor
+from .helpers import DOB, issue, pass_checks, patient_actor, ready_to_sign, sign, surgeon_actor
 from .test_patient_views import WRONG, link_url, sign_in, visible
 
 ROOT = settings.BASE_DIR
@@ -131,6 +131,7 @@ class TestWaitingForAnAnswer:
         sign_in(client, issued)
         for item in consent.items.filter(not_applicable=False):
             client.post(reverse("patient_acknowledge", args=[item.pk]), {"acknowledged": "1"})
+        pass_checks(consent)
         item = consent.items.first()
         response = client.post(
             reverse("patient_question", args=[item.pk]), {"question": "Will it hurt?"}, follow=True

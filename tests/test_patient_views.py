@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from consent.models import ConsentStatus
+from consent.models import Consent, ConsentStatus
 from consent.services import (
     consent_acknowledge_item,
     consent_answer_question,
@@ -19,7 +19,15 @@ from consent.services import (
     link_verify_identity,
 )
 
-from .helpers import DOB, issue, patient_actor, procedure_with_risks, ready_to_sign, surgeon_actor
+from .helpers import (
+    DOB,
+    issue,
+    pass_checks,
+    patient_actor,
+    procedure_with_risks,
+    ready_to_sign,
+    surgeon_actor,
+)
 
 pytestmark = pytest.mark.usefixtures("library")
 
@@ -81,7 +89,7 @@ class TestIdentityCheck:
         page = client.get(response["Location"])
         assert page.status_code == 200
         assert consent.procedure_name in page.text
-        assert "Step 1 of 3" in page.text
+        assert "Step 1 of 5: About your operation" in page.text
 
     def test_a_wrong_date_says_so_and_counts_down(self, client, surgeon):
         _, issued = issue(surgeon)
@@ -337,7 +345,7 @@ class TestRisks:
         consent, issued = issue(surgeon)
         sign_in(client, issued)
         page = client.get(reverse("patient_risks"))
-        assert "Step 2 of 3" in page.text
+        assert "Step 3 of 5: Risks" in page.text
         for item in consent.items.all():
             assert item.title in page.text
             assert (
@@ -444,7 +452,7 @@ class TestRisks:
         for item in ticked:
             assert item.title not in missing.group(0)
 
-    def test_continuing_with_every_tick_goes_to_the_review(self, client, surgeon):
+    def test_continuing_with_every_tick_goes_to_the_check_then_the_review(self, client, surgeon):
         consent, issued = issue(surgeon)
         sign_in(client, issued)
         items = list(consent.items.all())
@@ -456,8 +464,22 @@ class TestRisks:
                 "action": "continue",
             },
         )
-        assert response["Location"] == reverse("patient_review")
-        assert "Step 3 of 3" in client.get(reverse("patient_review")).text
+        assert response["Location"] == reverse("patient_check")
+        assert "Step 4 of 5: Check your understanding" in client.get(response["Location"]).text
+        pass_checks(consent)
+        assert "Step 5 of 5: Review and sign" in client.get(reverse("patient_review")).text
+
+    def test_a_procedure_without_checks_goes_from_the_risks_to_the_review(self, client, surgeon):
+        consent, issued = issue(surgeon)
+        consent.checks.all().delete()
+        Consent.objects.filter(pk=consent.pk).update(
+            content_sha256=consent.compute_content_sha256()
+        )
+        sign_in(client, issued)
+        for item in consent.items.all():
+            client.post(reverse("patient_acknowledge", args=[item.pk]), {"acknowledged": "1"})
+        assert client.get(reverse("patient_check"))["Location"] == reverse("patient_review")
+        assert "Step 4 of 4: Review and sign" in client.get(reverse("patient_review")).text
 
     def test_the_review_sends_back_while_ticks_are_missing(self, client, surgeon):
         _, issued = issue(surgeon)

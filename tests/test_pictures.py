@@ -281,6 +281,7 @@ def numbered(library):
     before a consent is issued: they are frozen into it with the wording (and changing a
     frozen risk afterwards makes the consent refuse to be signed)."""
     procedure = Procedure.objects.get(slug=FUSION)
+    procedure.items.update(one_in=None, per_1000=None, rate_source="")  # only these five
     items = list(procedure.items.order_by("order"))
     for item, one_in in zip(items, STARTER, strict=False):
         item.one_in = one_in

@@ -15,12 +15,14 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
+from html import escape as html_escape
 from html.parser import HTMLParser
 
 import psycopg
 import pytest
 from django.conf import settings
 
+from procedures.library import BUNDLED_LIBRARY, read_library_file
 from tests.conftest import PASSWORD
 from tests.production import (
     Server,
@@ -270,6 +272,18 @@ def test_one_consent_goes_from_issue_to_a_verified_pdf_through_gunicorn(server):
     status, url, html = patient.page(
         "/patient/risks/", filled(risks, acknowledged=items, action="continue")
     )
+
+    # Answers the check of understanding: the right answers are in the library file (the page
+    # does not tell them apart).
+    [rhizotomy] = [p for p in read_library_file(BUNDLED_LIBRARY) if p.slug == "lumbar-rhizotomy"]
+    answers = {html_escape(check.question): check.answer for check in rhizotomy.checks}
+    for _ in answers:
+        assert url == f"{server.url}/patient/check/", html
+        question = next(q for q in answers if q in html)
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+        status, url, html = patient.page(
+            "/patient/check/", [("csrfmiddlewaretoken", token), ("answer", answers[question])]
+        )
     assert url == f"{server.url}/patient/review/", html
 
     # Signs with the typed name.

@@ -23,7 +23,15 @@ from consent.services import (
 )
 
 from .conftest import PASSWORD
-from .helpers import issue, issue_form_data, patient_actor, ready_to_sign, sign, surgeon_actor
+from .helpers import (
+    issue,
+    issue_form_data,
+    pass_checks,
+    patient_actor,
+    ready_to_sign,
+    sign,
+    surgeon_actor,
+)
 
 pytestmark = pytest.mark.usefixtures("library")
 
@@ -243,6 +251,7 @@ class TestTeamsAndActions:
             consent_acknowledge_item(
                 consent=consent, item_id=item.pk, acknowledged=True, actor=patient_actor()
             )
+        pass_checks(consent)
         sign(consent, name="Shared Patient")
         client.force_login(colleague)
         assert client.get(reverse("consent_document", args=[consent.pk])).status_code == 200
@@ -503,9 +512,21 @@ class TestSeedDemo:
         from consent.audit import audit_verify
 
         assert audit_verify().problem is None
+        # The record of reading and understanding: one consent shows all three, one needed help.
+        from consent.reading import check_results, reading_summary
+
+        signed = list(signed)
+        assert len(signed) == 2
+        shows_all = [c for c in signed if hasattr(c, "priorities")]
+        needed_help = [c for c in signed if any(r.needed_help for r in check_results(c))]
+        assert len(shows_all) == 1 and shows_all[0].priorities.is_answered
+        assert not reading_summary(shows_all[0]).read_quickly
+        assert len(needed_help) == 1 and reading_summary(needed_help[0]).read_quickly
+        assert all(r.check.passed_at for c in signed for r in check_results(c))
+        assert Consent.objects.filter(priorities__responded_at__isnull=True).exists()
         call_command("seed_demo", stdout=out)
         assert "skipped" in out.getvalue()
-        assert Consent.objects.count() == 8
+        assert Consent.objects.count() == 9
 
     def test_it_refuses_without_debug(self, settings):
         settings.DEBUG = False
