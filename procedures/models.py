@@ -214,7 +214,10 @@ class ConsentItem(models.Model):
 
     def clean(self):
         if self.one_in is not None and self.per_1000 is not None:
-            raise ValidationError('Give the number as "1 in N" or per 1,000 people, not both.')
+            # On a field, so that a form shows this and not the constraint's technical message.
+            raise ValidationError(
+                {"per_1000": 'Give the number as "1 in N" or per 1,000 people, not both.'}
+            )
 
     def content(self) -> dict:
         content = {field: getattr(self, field) for field in ITEM_CONTENT_FIELDS}
@@ -290,6 +293,11 @@ class UnderstandingCheck(models.Model):
             ),
         ]
 
+    # Not a field. The titles that clean() accepts for risk_title when the saved ones are not
+    # the right ones: the admin sets those of the risks submitted in the same form, where a risk
+    # may be renamed, added or removed along with the check that names it.
+    known_risk_titles: set[str] | None = None
+
     def __str__(self) -> str:
         return self.question
 
@@ -299,14 +307,19 @@ class UnderstandingCheck(models.Model):
 
     def clean(self):
         if bool(self.risk_title) == bool(self.section):
-            raise ValidationError("Choose either the risk it checks or the section, not both.")
+            # On a field, so that a form shows this and not the constraint's technical message.
+            raise ValidationError(
+                {"section": "Choose either the risk it checks or the section, not both."}
+            )
         wrong = self.wrong_answer_list
         if not 1 <= len(wrong) <= 4:
             raise ValidationError({"wrong_answers": "Give between 1 and 4 wrong answers."})
         if self.answer.strip() in wrong or len(set(wrong)) != len(wrong):
             raise ValidationError({"wrong_answers": "Every answer must be different."})
-        if self.risk_title and self.procedure_id:
-            titles = set(self.procedure.items.values_list("title", flat=True))
+        if self.risk_title and (self.known_risk_titles is not None or self.procedure_id):
+            titles = self.known_risk_titles
+            if titles is None:
+                titles = set(self.procedure.items.values_list("title", flat=True))
             if self.risk_title not in titles:
                 raise ValidationError({"risk_title": "No risk of this procedure has this title."})
 

@@ -1,6 +1,9 @@
+import html
 import re
+from decimal import Decimal
 
 import pytest
+from django import forms as django_forms
 from django.urls import reverse
 
 from procedures.models import Procedure
@@ -49,36 +52,237 @@ class TestProcedureAdmin:
         client.force_login(admin_user)
         procedure = Procedure.objects.get(slug="lumbar-rhizotomy")
         url = reverse("admin:procedures_procedure_change", args=[procedure.pk])
-        form = client.get(url).context["adminform"].form
-        items = list(procedure.items.all())
-        data = {
-            **{name: form[name].value() for name in form.fields if form[name].value() is not None},
-            "is_active": "on",
-            "needs_clinical_review": "on",
-            "recovery": "Rest for a week, then walk every day.",
-            "items-TOTAL_FORMS": str(len(items)),
-            "items-INITIAL_FORMS": str(len(items)),
-            "items-MIN_NUM_FORMS": "0",
-            "items-MAX_NUM_FORMS": "1000",
-        }
-        for i, item in enumerate(items):
-            data.update(
-                {
-                    f"items-{i}-id": item.pk,
-                    f"items-{i}-procedure": procedure.pk,
-                    f"items-{i}-order": item.order,
-                    f"items-{i}-title": item.title,
-                    f"items-{i}-explanation": item.explanation,
-                    f"items-{i}-severity": item.severity,
-                    f"items-{i}-frequency": item.frequency,
-                    f"items-{i}-required": "on",
-                }
-            )
+        data = change_form_data(client.get(url))
+        data["recovery"] = "Rest for a week, then walk every day."
         response = client.post(url, data)
-        assert response.status_code == 302, response.context["adminform"].form.errors
+        assert response.status_code == 302, form_errors(response)
         procedure.refresh_from_db()
         assert procedure.recovery == "Rest for a week, then walk every day."
         assert procedure.revision == 2
+
+    def test_saving_the_form_unchanged_keeps_the_revision(self, client, admin_user):
+        client.force_login(admin_user)
+        procedure = Procedure.objects.get(slug="low-back-fusion")
+        url = reverse("admin:procedures_procedure_change", args=[procedure.pk])
+        response = client.post(url, change_form_data(client.get(url)))
+        assert response.status_code == 302, form_errors(response)
+        procedure.refresh_from_db()
+        assert procedure.revision == 1
+        assert procedure.understanding_checks.count() == 4
+
+
+def change_form_data(page) -> dict:
+    """What the procedure's change form posts if nothing is changed: its own fields and every
+    inline's, with the management forms."""
+    forms = [page.context["adminform"].form]
+    for inline in page.context["inline_admin_formsets"]:
+        forms += [inline.formset.management_form, *inline.formset.forms]
+    data = {}
+    for form in forms:
+        for name, field in form.fields.items():
+            bound = form[name]
+            value = bound.value()
+            if isinstance(field, django_forms.BooleanField):
+                if value:
+                    data[bound.html_name] = "on"
+            elif value is not None:
+                data[bound.html_name] = value
+    return data
+
+
+def form_errors(response) -> list:
+    """Every error on the change form, to show why a save was refused."""
+    if response.status_code != 200:
+        return [response.status_code]
+    formsets = [inline.formset for inline in response.context["inline_admin_formsets"]]
+    return [
+        response.context["adminform"].form.errors,
+        *[(fs.prefix, fs.errors, fs.non_form_errors()) for fs in formsets],
+    ]
+
+
+def inline_index(data: dict, prefix: str, **match) -> int:
+    """The number of the inline form whose fields hold these values."""
+    total = int(data[f"{prefix}-TOTAL_FORMS"])
+    for number in range(total):
+        if all(str(data.get(f"{prefix}-{number}-{k}")) == str(v) for k, v in match.items()):
+            return number
+    raise LookupError(match)
+
+
+@pytest.mark.usefixtures("library")
+class TestUnderstandingChecksInTheAdmin:
+    @pytest.fixture
+    def page(self, client, admin_user):
+        client.force_login(admin_user)
+        procedure = Procedure.objects.get(slug="lumbar-rhizotomy")
+        url = reverse("admin:procedures_procedure_change", args=[procedure.pk])
+        return procedure, url, change_form_data(client.get(url))
+
+    def save(self, client, url, data):
+        return client.post(url, data)
+
+    def test_the_change_page_shows_the_checks_and_their_grades(self, client, page):
+        procedure, url, _ = page
+        response = client.get(url)
+        assert "Checks of understanding (asked after the risks)" in response.text
+        check = procedure.understanding_checks.first()
+        assert html.escape(check.question) in response.text
+        assert f"check 1: {html.escape(check.question)}: " in response.text
+        assert "rate_source" in response.text  # the number fields on the risks
+
+    def test_editing_a_check_bumps_the_revision(self, client, page):
+        procedure, url, data = page
+        data["understanding_checks-1-answer"] = "Not always: the pain can stay or come back"
+        response = self.save(client, url, data)
+        assert response.status_code == 302, form_errors(response)
+        procedure.refresh_from_db()
+        assert procedure.revision == 2
+        assert procedure.understanding_checks.get(order=2).answer.startswith("Not always:")
+
+    def test_adding_and_deleting_checks_bumps_the_revision(self, client, page):
+        procedure, url, data = page
+        data.update(
+            {
+                "understanding_checks-TOTAL_FORMS": "5",
+                "understanding_checks-4-order": "5",
+                "understanding_checks-4-question": "What can a blood bruise near the spine do?",
+                "understanding_checks-4-risk_title": "Bleeding and a blood bruise near the spine",
+                "understanding_checks-4-section": "",
+                "understanding_checks-4-answer": "Press on nerves and cause pain",
+                "understanding_checks-4-wrong_answers": "Nothing at all\nMake you taller",
+                "understanding_checks-4-explanation": "Blood can pool and press on nerves.",
+                "understanding_checks-0-DELETE": "on",
+            }
+        )
+        response = self.save(client, url, data)
+        assert response.status_code == 302, form_errors(response)
+        procedure.refresh_from_db()
+        assert procedure.revision == 2
+        assert [c.order for c in procedure.understanding_checks.all()] == [2, 3, 4, 5]
+        assert procedure.understanding_checks.get(order=5).wrong_answer_list == [
+            "Nothing at all",
+            "Make you taller",
+        ]
+
+    def test_checks_and_risks_can_swap_places(self, client, page):
+        procedure, url, data = page
+        first, second = procedure.understanding_checks.all()[:2]
+        data["understanding_checks-0-order"], data["understanding_checks-1-order"] = "2", "1"
+        data["items-0-order"], data["items-1-order"] = "2", "1"
+        # And one more check takes the place of one deleted.
+        data["understanding_checks-3-DELETE"] = "on"
+        data["understanding_checks-2-order"] = "4"
+        response = self.save(client, url, data)
+        assert response.status_code == 302, form_errors(response)
+        procedure.refresh_from_db()
+        assert procedure.revision == 2
+        assert [c.pk for c in procedure.understanding_checks.all()][:2] == [second.pk, first.pk]
+        assert [c.order for c in procedure.understanding_checks.all()] == [1, 2, 4]
+        assert procedure.items.get(order=1).title == "Infection"
+
+    def test_a_check_may_follow_a_risk_renamed_in_the_same_save(self, client, page):
+        procedure, url, data = page
+        risk = inline_index(data, "items", title="Damage to other nerves")
+        check = inline_index(data, "understanding_checks", risk_title="Damage to other nerves")
+        data[f"items-{risk}-title"] = "Harm to nearby nerves"
+        data[f"understanding_checks-{check}-risk_title"] = "Harm to nearby nerves"
+        response = self.save(client, url, data)
+        assert response.status_code == 302, form_errors(response)
+        procedure.refresh_from_db()
+        assert procedure.revision == 2
+        assert procedure.understanding_checks.filter(risk_title="Harm to nearby nerves").exists()
+
+    def test_a_check_may_name_a_risk_added_in_the_same_save(self, client, page):
+        procedure, url, data = page
+        data.update(
+            {
+                "items-TOTAL_FORMS": "7",
+                "items-6-order": "7",
+                "items-6-title": "A headache",
+                "items-6-explanation": "Your head may ache for a day.",
+                "items-6-severity": "common",
+                "items-6-required": "on",
+                "understanding_checks-0-risk_title": "A headache",
+            }
+        )
+        response = self.save(client, url, data)
+        assert response.status_code == 302, form_errors(response)
+        assert procedure.understanding_checks.get(order=1).risk_title == "A headache"
+
+    def test_renaming_a_risk_a_check_names_is_refused(self, client, page):
+        procedure, url, data = page
+        risk = inline_index(data, "items", title="Damage to other nerves")
+        data[f"items-{risk}-title"] = "Harm to nearby nerves"
+        response = self.save(client, url, data)
+        assert response.status_code == 200
+        assert "No risk of this procedure has this title." in response.text
+        procedure.refresh_from_db()
+        assert procedure.revision == 1
+
+    def test_deleting_a_risk_a_check_names_is_refused(self, client, page):
+        procedure, url, data = page
+        risk = inline_index(data, "items", title="Damage to other nerves")
+        data[f"items-{risk}-DELETE"] = "on"
+        response = self.save(client, url, data)
+        assert response.status_code == 200
+        assert "No risk of this procedure has this title." in response.text
+        assert procedure.items.filter(title="Damage to other nerves").exists()
+
+    @pytest.mark.parametrize(
+        ("fields", "message"),
+        [
+            ({"risk_title": "Stroke"}, "No risk of this procedure has this title."),
+            ({"section": "summary"}, "Choose either the risk it checks or the section"),
+            ({"risk_title": ""}, "Choose either the risk it checks or the section"),
+            ({"wrong_answers": "One\nTwo\nThree\nFour\nFive"}, "Give between 1 and 4"),
+            ({"wrong_answers": "Same\nSame"}, "Every answer must be different."),
+            ({"answer": ""}, "This field is required."),
+        ],
+    )
+    def test_a_bad_check_shows_why(self, client, page, fields, message):
+        procedure, url, data = page
+        for field, value in fields.items():
+            data[f"understanding_checks-0-{field}"] = value
+        response = self.save(client, url, data)
+        assert response.status_code == 200
+        assert message in response.text
+        assert "violated" not in response.text  # the clean message, not the constraint's
+        procedure.refresh_from_db()
+        assert procedure.revision == 1
+
+    def test_a_number_on_a_risk_bumps_the_revision(self, client, page):
+        procedure, url, data = page
+        risk = inline_index(data, "items", title="Infection")
+        data[f"items-{risk}-per_1000"] = "12.5"
+        data[f"items-{risk}-rate_source"] = "Our unit's audit"
+        response = self.save(client, url, data)
+        assert response.status_code == 302, form_errors(response)
+        procedure.refresh_from_db()
+        assert procedure.revision == 2
+        item = procedure.items.get(title="Infection")
+        assert (item.per_1000, item.rate_source) == (Decimal("12.5"), "Our unit's audit")
+
+    @pytest.mark.parametrize(
+        ("fields", "message"),
+        [
+            ({"one_in": "20", "per_1000": "50"}, "not both"),
+            ({"one_in": "0"}, "Ensure this value is greater than or equal to 1."),
+            ({"per_1000": "1001"}, "Ensure this value is less than or equal to 1000."),
+            ({"per_1000": "0.0001"}, "Ensure that there are no more than 3 decimal places."),
+        ],
+    )
+    def test_a_bad_number_shows_why(self, client, page, fields, message):
+        procedure, url, data = page
+        risk = inline_index(data, "items", title="Infection")
+        for field, value in fields.items():
+            data[f"items-{risk}-{field}"] = value
+        response = self.save(client, url, data)
+        assert response.status_code == 200
+        assert message in response.text
+        assert "violated" not in response.text  # the clean message, not the constraint's
+        procedure.refresh_from_db()
+        assert procedure.revision == 1
 
 
 @pytest.mark.django_db
