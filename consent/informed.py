@@ -57,9 +57,9 @@ def _no_signature_under_way(consent: Consent) -> bool:
     return not SigningClaim.objects.filter(consent=consent).exists()
 
 
-def consent_add_step_time(*, consent: Consent, step: str, seconds: int) -> None:
+def consent_add_step_time(*, consent: Consent, step: str, seconds: float) -> None:
     """Add to the time the patient spent on one step (capped: see STEP_IDLE_SECONDS)."""
-    seconds = max(0, min(int(seconds), STEP_IDLE_SECONDS))
+    seconds = max(0, min(round(seconds), STEP_IDLE_SECONDS))
     if not seconds or step not in PatientStep.values:
         return
     with transaction.atomic():

@@ -18,11 +18,22 @@ from django.urls import Resolver404, URLPattern, URLResolver, get_resolver, reso
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from consent.models import PatientLink
+from consent.informed import consent_respond_to_priorities, consent_state_priorities
+from consent.models import Consent, PatientLink
 from consent.services import consent_ask_question, consent_withdraw
 from tests.conftest import PASSWORD
 from tests.e2e.axe import assert_no_axe_violations, axe_context, heading_problems
-from tests.helpers import DOB, issue, patient_actor, ready_to_sign, sign
+from tests.e2e.steps import answer_checks
+from tests.helpers import (
+    DOB,
+    at_the_check,
+    issue,
+    pass_checks,
+    patient_actor,
+    ready_to_sign,
+    sign,
+    surgeon_actor,
+)
 
 pytestmark = pytest.mark.usefixtures("e2e_library")
 
@@ -41,11 +52,14 @@ CHECKED = {
     "consent_correct_name": "name correction refused (empty): the consent page with the error",
     "consent_record_withdrawal": "withdrawal refused (no reason): the consent page with the error",
     "question_answer": "answer refused (empty): the consent page with the error",
+    "priorities_respond": "response refused (empty): the consent page with the error",
     "verify": "empty, authentic result, unknown code, form error",
     "patient_link": "unknown, expired, locked; identity, with a wrong date",
     "patient_start": "overview; session ended",
     "patient_risks": "some ticked, question box open; 'tick N more' alert",
     "patient_question": "question refused (empty): the risks page with the error",
+    "patient_priorities": "what matters, empty and refused (too long)",
+    "patient_check": "a question; a wrong answer with the passage again; nothing chosen",
     "patient_review": "review and sign",
     "patient_sign": "sign refused (no name): the review page with the errors",
     "patient_done": "signed; withdrawn",
@@ -57,6 +71,7 @@ EXCLUDED = {
     "consent_document": "the signed PDF, not an HTML page",
     "patient_document": "the signed PDF, not an HTML page",
     "patient_acknowledge": "saves one tick: JSON for the page's script, else a redirect to the risks",
+    "patient_reading": "POST only: the page's script reports time on screen (204, or 400 JSON)",
     "sign_out_everywhere": "POST only; redirects to the sign-in page",
     "logout": "POST only; redirects to the sign-in page",
 }
@@ -131,7 +146,15 @@ def test_every_page_has_no_axe_violations(
     question = consent_ask_question(
         consent=asked, item_id=asked.items.first().pk, text="Will it hurt?", actor=patient_actor()
     )
-    signed, _ = ready_to_sign(surgeon, full_name="Sam Signed")
+    consent_state_priorities(
+        consent=asked, chosen=["walking"], own_words="My dog.", actor=patient_actor()
+    )
+    signed, _ = at_the_check(surgeon, full_name="Sam Signed")
+    pass_checks(signed, wrong_first=2)  # the surgeon's page: "needed help"
+    consent_state_priorities(consent=signed, chosen=["work"], own_words="", actor=patient_actor())
+    consent_respond_to_priorities(
+        consent=signed, text="Most people go back to work.", actor=surgeon_actor(surgeon)
+    )
     sign(signed, name="Sam Signed")
     withdrawn, _ = ready_to_sign(surgeon, full_name="Wanda Withdrawn")
     sign(withdrawn, name="Wanda Withdrawn")
@@ -199,6 +222,9 @@ def test_every_page_has_no_axe_violations(
     desk.get_by_role("button", name="Send answer").click()
     expect(desk.locator(f"#answer-{question.pk}-error")).to_be_visible()
     check(desk, "consent page: answer refused")
+    desk.get_by_role("button", name="Send response").click()
+    expect(desk.get_by_text("Please write your response.").first).to_be_visible()
+    check(desk, "consent page: response to what matters refused")
     desk.goto(f"{base}/consents/999999/")
     check(desk, "404, signed in")
 
@@ -220,8 +246,14 @@ def test_every_page_has_no_axe_violations(
     for label, value in (("Day", DOB.day), ("Month", DOB.month), ("Year", DOB.year)):
         phone.get_by_label(label).fill(str(value))
     phone.get_by_role("button", name="Continue").click()
-    expect(phone.get_by_text("Step 1 of 3")).to_be_visible()
+    expect(phone.get_by_text("Step 1 of 5")).to_be_visible()
     check(phone, "overview")
+    phone.get_by_role("link", name="Continue", exact=True).click()
+    check(phone, "what matters")
+    phone.get_by_label("Anything else that matters to you").fill("x" * 1001)
+    phone.get_by_role("button", name="Continue", exact=True).click()
+    expect(phone.locator("#error-summary")).to_be_visible()
+    check(phone, "what matters, refused")
 
     phone.goto(f"{base}/patient/risks/")
     boxes = phone.locator("input[type=checkbox][data-url]")
@@ -243,7 +275,19 @@ def test_every_page_has_no_axe_violations(
                 "Saved."
             )
     phone.get_by_role("button", name="Continue", exact=True).click()
-    expect(phone.get_by_text("Step 3 of 3")).to_be_visible()
+    expect(phone.get_by_text("Step 4 of 5")).to_be_visible()
+    check(phone, "check of understanding")
+    phone.get_by_role("button", name="Check my answer").click()
+    expect(phone.locator("#error-summary")).to_be_visible()
+    check(phone, "check of understanding, nothing chosen")
+    fresh_consent = Consent.objects.get(patient__full_name="Ada Lovelace")
+    first = fresh_consent.checks.first()
+    phone.get_by_label(first.options[1], exact=True).check()
+    phone.get_by_role("button", name="Check my answer").click()
+    expect(phone.locator("#wrong")).to_be_visible()
+    check(phone, "check of understanding, a wrong answer and the passage again")
+    answer_checks(phone, fresh_consent)
+    expect(phone.get_by_text("Step 5 of 5")).to_be_visible()
     check(phone, "review and sign")
     phone.get_by_role("button", name="Sign my consent").click()
     expect(phone.locator(".is-invalid").first).to_be_visible()
@@ -420,7 +464,7 @@ def test_keyboard_focus_is_visible_on_every_control(width, new_context, live_ser
     consent_ask_question(
         consent=asked, item_id=asked.items.first().pk, text="Will it hurt?", actor=patient_actor()
     )
-    _, fresh = issue(surgeon, planned_in_days=30)
+    fresh_consent, fresh = issue(surgeon, planned_in_days=30)
     problems = []
 
     desk = new_context(viewport=viewport).new_page()
@@ -441,7 +485,7 @@ def test_keyboard_focus_is_visible_on_every_control(width, new_context, live_ser
     for label, value in (("Day", DOB.day), ("Month", DOB.month), ("Year", DOB.year)):
         phone.get_by_label(label).fill(str(value))
     phone.get_by_role("button", name="Continue").click()
-    expect(phone.get_by_text("Step 1 of 3")).to_be_visible()
+    expect(phone.get_by_text("Step 1 of 5")).to_be_visible()
     phone.goto(f"{base}/patient/risks/")
     for summary in phone.locator("summary").all()[:2]:
         summary.click()  # open question boxes: their fields are controls too
@@ -449,6 +493,9 @@ def test_keyboard_focus_is_visible_on_every_control(width, new_context, live_ser
     for box in phone.locator("input[type=checkbox][data-url]").all():
         box.check()
         expect(phone.locator(f"#{box.get_attribute('id')}-status")).to_have_text("Saved.")
+    phone.goto(f"{base}/patient/check/")
+    problems += focus_problems(phone, "check of understanding")
+    pass_checks(fresh_consent)
     phone.goto(f"{base}/patient/review/")
     problems += focus_problems(phone, "review")
     assert not problems, "\n".join(problems)

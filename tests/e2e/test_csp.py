@@ -12,6 +12,7 @@ from consent.documents import read_document
 from consent.models import Consent, ConsentStatus, Signature
 from tests.conftest import PASSWORD
 from tests.e2e.pad import draw
+from tests.e2e.steps import answer_checks, past_the_overview
 
 pytestmark = pytest.mark.usefixtures("e2e_library")
 
@@ -122,9 +123,9 @@ def test_no_page_breaks_the_content_security_policy(browser, live_server, surgeo
     for label, value in (("Day", "27"), ("Month", "3"), ("Year", "1964")):
         patient.get_by_label(label).fill(value)
     patient.get_by_role("button", name="Continue").click()
-    expect(patient.get_by_text("Step 1 of 3")).to_be_visible()
+    expect(patient.get_by_text("Step 1 of 5")).to_be_visible()
     phone.collect(patient, "overview")
-    patient.get_by_role("link", name="Continue to the risks").click()
+    past_the_overview(patient)
     phone.collect(patient, "risks")
     boxes = patient.get_by_label("I have read and understood this")
     for i in range(boxes.count()):  # each tick saved by the page's script, under the policy
@@ -134,7 +135,9 @@ def test_no_page_breaks_the_content_security_policy(browser, live_server, surgeo
     assert not consent.items.filter(acknowledged_at__isnull=True, not_applicable=False).exists()
     phone.collect(patient, "risks, ticked")
     patient.get_by_role("button", name="Continue").click()
-    expect(patient.get_by_text("Step 3 of 3")).to_be_visible()
+    phone.collect(patient, "check of understanding")
+    answer_checks(patient, consent, wrong_first=1)
+    expect(patient.get_by_text("Step 5 of 5")).to_be_visible()
     phone.collect(patient, "review")
     patient.get_by_label("Type your full name").fill("Ada Lovelace")
     draw(patient)

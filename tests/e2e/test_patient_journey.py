@@ -20,6 +20,7 @@ from consent.models import Consent, ConsentStatus, Signature
 from consent.services import consent_answer_question
 from tests.conftest import PASSWORD
 from tests.e2e.pad import PAD_HAS_INK, draw
+from tests.e2e.steps import answer_checks, past_the_overview
 from tests.helpers import issue, ready_to_sign
 
 pytestmark = pytest.mark.usefixtures("e2e_library")
@@ -66,9 +67,9 @@ def test_the_whole_journey_to_a_signed_consent(new_context, live_server, surgeon
     patient.get_by_label("Month").fill("3")
     patient.get_by_label("Year").fill("1964")
     patient.get_by_role("button", name="Continue").click()
-    expect(patient.get_by_text("Step 1 of 3")).to_be_visible()
+    expect(patient.get_by_text("Step 1 of 5")).to_be_visible()
     assert "/p/" not in patient.url  # the token is gone from the address bar
-    patient.get_by_role("link", name="Continue to the risks").click()
+    past_the_overview(patient)
 
     # --- ticks are saved as they are made; half-way the tab is closed ---
     boxes = patient.get_by_label("I have read and understood this")
@@ -114,7 +115,8 @@ def test_the_whole_journey_to_a_signed_consent(new_context, live_server, surgeon
     )
     card.get_by_role("button", name="Send my question").click()
     expect(patient.get_by_text("Your question was sent")).to_be_visible()
-    patient.goto(f"{live_server.url}/patient/review/")
+    patient.goto(f"{live_server.url}/patient/review/")  # first, the check of understanding
+    answer_checks(patient, consent, wrong_first=1)
     expect(patient.get_by_text("Waiting for your surgeon's team")).to_be_visible()
 
     page.goto(f"{live_server.url}/consents/{consent.pk}/")
@@ -130,7 +132,7 @@ def test_the_whole_journey_to_a_signed_consent(new_context, live_server, surgeon
     patient.get_by_role("button", name="Continue").click()
 
     # --- review and sign with a drawn signature ---
-    expect(patient.get_by_text("Step 3 of 3")).to_be_visible()
+    expect(patient.get_by_text("Step 5 of 5")).to_be_visible()
     patient.get_by_label("Type your full name").fill("ada  lovelace")
     draw(patient)
     patient.get_by_label("I consent to Lumbar rhizotomy.").check()
@@ -160,7 +162,7 @@ def test_keyboard_only_patients_sign_with_the_typed_name(new_context, live_serve
     page.keyboard.press("Tab")
     page.keyboard.type("1964")
     page.keyboard.press("Enter")
-    expect(page.get_by_text("Step 3 of 3")).to_be_visible()  # every risk ticked: the review
+    expect(page.get_by_text("Step 5 of 5")).to_be_visible()  # all done: the review
     page.get_by_label("Type your full name").focus()
     page.keyboard.type("Ada Lovelace")
     page.get_by_label("I consent to").focus()
@@ -189,7 +191,7 @@ def test_a_refused_first_sign_keeps_the_drawing_and_shows_why_first(
     consent, issued = ready_to_sign(surgeon)
     page = new_context(**TALL_PHONE).new_page()
     prove_identity(page, live_server, issued)
-    expect(page.get_by_text("Step 3 of 3")).to_be_visible()  # every risk ticked: the review
+    expect(page.get_by_text("Step 5 of 5")).to_be_visible()  # all done: the review
     draw(page)
     page.get_by_label("Type your full name").fill("Ada Lovelac")  # a typo
     page.get_by_label("I consent to").check()
@@ -233,7 +235,7 @@ def test_without_javascript_from_the_link_to_the_signed_pdf(new_context, live_se
         "href", "#id_month"
     )
     prove_identity(page, live_server, issued)
-    page.get_by_role("link", name="Continue to the risks").click()
+    past_the_overview(page)
 
     expect(page.get_by_text("to save your ticks")).to_be_visible()
     expect(page.get_by_text("Each tick is saved as you make it")).to_be_hidden()
@@ -259,9 +261,12 @@ def test_without_javascript_from_the_link_to_the_signed_pdf(new_context, live_se
     for i in range(6):
         boxes.nth(i).check()
     page.get_by_role("button", name="Continue").click()
+    answer_checks(page, consent, wrong_first=1)  # a plain form too
 
-    expect(page.get_by_text("Step 3 of 3")).to_be_visible()
+    expect(page.get_by_text("Step 5 of 5")).to_be_visible()
     assert consent.items.filter(acknowledged_at__isnull=True).count() == 0
+    # Without the script, each risk's time is the page's time shared among its ticks.
+    assert all(item.reading_measured == "page" for item in consent.items.all())
     expect(page.locator("canvas")).to_be_hidden()  # no pad without the script: the typed name
     page.get_by_label("Type your full name").fill("Ada")
     page.get_by_label("I consent to").check()
@@ -329,9 +334,9 @@ def test_done_when_a_real_patient_on_a_slow_phone_reaches_a_sealed_pdf(
     for label, value in (("Day", "27"), ("Month", "3"), ("Year", "1964")):
         page.get_by_label(label).fill(value)
     page.get_by_role("button", name="Continue").click()
-    expect(page.get_by_text("Step 1 of 3")).to_be_visible()
+    expect(page.get_by_text("Step 1 of 5")).to_be_visible()
     expect(page.get_by_text("L4-L5")).to_be_visible()
-    page.get_by_role("link", name="Continue to the risks").click()
+    past_the_overview(page)
 
     boxes = page.get_by_label("I have read and understood this")
     total = consent.items.filter(not_applicable=False).count()
@@ -339,7 +344,8 @@ def test_done_when_a_real_patient_on_a_slow_phone_reaches_a_sealed_pdf(
     for i in range(total):
         boxes.nth(i).check()
     page.get_by_role("button", name="Continue", exact=True).click()
-    expect(page.get_by_text("Step 3 of 3")).to_be_visible()
+    answer_checks(page, consent)
+    expect(page.get_by_text("Step 5 of 5")).to_be_visible()
     assert consent.items.filter(acknowledged_at__isnull=True, not_applicable=False).count() == 0
 
     # The first Sign is refused (the box is not ticked): why, at the top; nothing lost.
