@@ -428,6 +428,19 @@ class TestReadingTime:
         steps = dict(consent.step_times.values_list("step", "seconds"))
         assert steps == {"overview": 95, "priorities": STEP_IDLE_SECONDS}
 
+    def test_the_time_on_the_review_counts_until_the_signature(self, client, surgeon):
+        consent, issued = ready_to_sign(surgeon)
+        sign_in(client, issued)
+        start = timezone.now()
+        with time_machine.travel(start, tick=False):
+            client.get(reverse("patient_review"))
+        with time_machine.travel(start + datetime.timedelta(seconds=42), tick=False):
+            response = client.post(
+                reverse("patient_sign"), {"typed_name": "Ada Lovelace", "statement": "on"}
+            )
+        assert response["Location"] == reverse("patient_done")
+        assert consent.step_times.get(step="review").seconds == 42
+
     def test_the_fast_reader_is_flagged_and_the_normal_one_is_not(self, client, surgeon):
         fast, _ = ready_to_sign(surgeon)
         consent_add_reading_time(

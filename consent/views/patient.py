@@ -503,6 +503,7 @@ def patient_sign(request: HttpRequest) -> HttpResponse:
         return redirect("patient_review")
     if closed := _closed_response(request, consent):
         return closed
+    patient_session.track_step(request, PatientStep.REVIEW)  # the time on the review, so far
     form = _sign_form(consent, request.POST)
     if form.is_valid():
         try:
