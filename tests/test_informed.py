@@ -428,6 +428,22 @@ class TestReadingTime:
         steps = dict(consent.step_times.values_list("step", "seconds"))
         assert steps == {"overview": 95, "priorities": STEP_IDLE_SECONDS}
 
+    def test_nothing_is_added_while_the_signature_is_being_made(self, surgeon):
+        """The sealed PDF and the logged record are made from the same rows: once signing has
+        claimed the consent, reading reports and step times wait no more, they are dropped."""
+        from consent.informed import consent_add_step_time, share_page_time
+        from consent.models import SigningClaim
+
+        consent, _ = ready_to_sign(surgeon)
+        item = consent.items.first()
+        SigningClaim.objects.create(consent=consent, token="t" * 32, started_at=timezone.now())
+        consent_add_reading_time(consent=consent, seconds={item.pk: 30}, elapsed=60)
+        consent_add_step_time(consent=consent, step="review", seconds=30)
+        share_page_time(consent=consent, item_ids=[item.pk], seconds=30)
+        item.refresh_from_db()
+        assert item.seconds_on_screen == 0
+        assert not consent.step_times.exists()
+
     def test_the_time_on_the_review_counts_until_the_signature(self, client, surgeon):
         consent, issued = ready_to_sign(surgeon)
         sign_in(client, issued)
