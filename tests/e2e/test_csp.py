@@ -216,7 +216,7 @@ def test_no_page_breaks_the_content_security_policy(browser, live_server, surgeo
     adm.goto(f"{base}/admin/procedures/procedure/{procedure.pk}/change/")
     rows = adm.locator(".dynamic-items")
     before = rows.count()
-    adm.locator(".add-row a").click()
+    adm.get_by_role("button", name="Add another Consent item").click()
     expect(rows).to_have_count(before + 1)
     admin.collect(adm, "admin: inline row added")
 
