@@ -374,6 +374,11 @@ class LinkEndReason(models.TextChoices):
     REVOKED = "revoked", "The consent was revoked"
 
 
+def link_last_day(expires_at: datetime.datetime) -> datetime.date:
+    """The last day a link works: it expires at the first moment of the next day."""
+    return (timezone.localtime(expires_at) - datetime.timedelta(microseconds=1)).date()
+
+
 class PatientLink(models.Model):
     """The patient's private link. Only a SHA-256 of the token is stored."""
 
@@ -405,6 +410,10 @@ class PatientLink(models.Model):
 
     def is_expired(self, now=None) -> bool:
         return (now or timezone.now()) >= self.expires_at
+
+    @property
+    def last_day(self) -> datetime.date:
+        return link_last_day(self.expires_at)
 
 
 class ActorType(models.TextChoices):

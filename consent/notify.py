@@ -10,10 +10,9 @@ import logging
 from django.conf import settings
 from django.core.mail import send_mail
 from django.urls import reverse
-from django.utils import timezone
 
 from .contact import contact_for
-from .models import Consent
+from .models import Consent, link_last_day
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +36,8 @@ def patient_link(consent: Consent, *, url: str, expires_at) -> bool:
         f"Hello,\n\n"
         f"You have a consent form to review from {hospital}.\n\n"
         f"Open your private link:\n{url}\n\n"
-        f"You will be asked for your date of birth. The link works until "
-        f"{timezone.localtime(expires_at):%-d %B %Y}. Please do not share it.\n\n"
+        f"You will be asked for your date of birth. The link works until the end of "
+        f"{link_last_day(expires_at):%-d %B %Y}. Please do not share it.\n\n"
         f"If you did not expect this email, please contact {hospital}.\n"
         f"{contact_for(consent).as_text()}\n"
     )

@@ -316,6 +316,12 @@ class TestEmail:
             assert secret not in message.body + message.subject
         consent = Consent.objects.get()
         assert consent.audit_events.filter(action="link_emailed").exists()
+        # The link works all through the planned day (it expires as the next day starts): the
+        # email and the surgeon's page name that day, not the next.
+        planned = f"{consent.planned_date:%-d %B %Y}"
+        assert f"The link works until the end of {planned}." in " ".join(message.body.split())
+        page = client.get(reverse("consent_detail", args=[consent.pk])).text
+        assert f"works until the end of {consent.planned_date:%-d %b %Y}" in page
 
     def test_asking_for_email_needs_an_address(self, client, surgeon):
         from procedures.models import Procedure
