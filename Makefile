@@ -37,6 +37,10 @@ $(STAMPS)/npm: package.json package-lock.json
 run: export SITE_URL ?= http://$(HOST):$(PORT)
 run: export EMAIL_BACKEND ?= django.core.mail.backends.filebased.EmailBackend
 run: export EMAIL_FILE_PATH ?= $(CURDIR)/var/run/mail
+# How patients reach the team, shown on their pages and emails: a number reserved for drama
+# (Ofcom) and a reserved domain, so that nobody real is called or written to.
+run: export HOSPITAL_PHONE ?= 020 7946 0000
+run: export HOSPITAL_EMAIL ?= consent-team@example.invalid
 run: setup .env
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py load_procedures --skip-existing
