@@ -140,13 +140,18 @@ def pages(w: SimpleNamespace) -> list[Page]:
         Page("link: wrong date of birth", lambda: f"/p/{w.new_link()}/", stranger,
              form={"day": "1", "month": "1", "year": "1990"}),
         Page("1 about your operation", "/patient/", patient),
-        Page("2 risks", "/patient/risks/", patient),
-        Page("2 risks, 12 more added by the surgeon", "/patient/risks/", lambda: w.long_patient),
-        Page("2 question form, refused", f"/patient/risks/{w.item}/question/", patient,
+        Page("2 what matters to you", "/patient/what-matters/", patient),
+        Page("3 risks", "/patient/risks/", patient),
+        Page("3 risks, 12 more added by the surgeon", "/patient/risks/", lambda: w.long_patient),
+        Page("3 question form, refused", f"/patient/risks/{w.item}/question/", patient,
              form={"question": ""}),
-        Page("3 review and sign", "/patient/review/", patient,
+        Page("4 check of understanding", "/patient/check/", patient,
+             before=lambda: w.tick_all(w.patient, w.consent, "save", checks=False)),
+        Page("4 check, a wrong answer", "/patient/check/", patient,
+             form={"answer": w.wrong_answer}),
+        Page("5 review and sign", "/patient/review/", patient,
              before=lambda: w.tick_all(w.patient, w.consent, "save")),
-        Page("3 sign, refused", "/patient/sign/", patient, form={"typed_name": ""}),
+        Page("5 sign, refused", "/patient/sign/", patient, form={"typed_name": ""}),
         Page("done: signed", "/patient/done/", lambda: w.signer),
         Page("withdraw", "/patient/withdraw/", lambda: w.signer),
         Page("done: withdrawn", "/patient/done/", lambda: w.leaver),
@@ -316,7 +321,7 @@ def main() -> None:
     )
     from procedures.library import BUNDLED_LIBRARY, load_library, read_library_file
     from tests.helpers import DOB as DOB_DATE
-    from tests.helpers import EXTRA, issue, patient_actor, surgeon_actor
+    from tests.helpers import EXTRA, issue, pass_checks, patient_actor, surgeon_actor
 
     create_dev_pki(pki, organisation="Bench Hospital")
     load_library(read_library_file(BUNDLED_LIBRARY), skip_existing=True)
@@ -335,10 +340,13 @@ def main() -> None:
             visitor.open(f"/p/{issued.token}/", DOB)
             return visitor
 
-        def tick_all(visitor: Visitor, consent, action: str) -> None:
+        def tick_all(visitor: Visitor, consent, action: str, checks: bool = True) -> None:
+            """Every risk ticked, and (checks) the check of understanding passed."""
             ids = consent.items.filter(not_applicable=False).values_list("pk", flat=True)
             ids = [str(pk) for pk in ids]
             visitor.open("/patient/risks/", {"acknowledged": ids, "shown": ids, "action": action})
+            if checks:
+                pass_checks(consent)
 
         extra = [
             ExtraRisk(
@@ -368,6 +376,7 @@ def main() -> None:
             link=issued.token,
             patient=signed_in(issued),
             item=consent.items.filter(not_applicable=False).first().pk,
+            wrong_answer=consent.checks.first().options[1],
             stranger=Visitor(base),
             # A long consent: the bundled one with 12 risks more, as a surgeon may add.
             long_patient=signed_in(issue(surgeon, slug=slug, extra_risks=extra)[1]),
