@@ -41,8 +41,10 @@ from .services import (
     _touch,
 )
 
-# One report of time on screen counts at most the time since the last report plus this, so
-# that a page (or a patient editing a request) cannot claim more time than has passed.
+# One report of a risk's time on screen counts at most the time since that risk's last report
+# plus this, so that a page (or a patient editing a request) cannot claim more time than has
+# passed. The slack one report uses is taken from the next one's time (patient_session), so
+# reports sent in a burst cannot each add it again.
 REPORT_SLACK_SECONDS = 5
 # Time on a step stops counting after this long without a request (the patient walked away).
 STEP_IDLE_SECONDS = 10 * 60
@@ -71,29 +73,33 @@ def consent_add_step_time(*, consent: Consent, step: str, seconds: float) -> Non
 
 
 def consent_add_reading_time(
-    *, consent: Consent, seconds: dict[int, int], elapsed: float | None
-) -> None:
+    *, consent: Consent, seconds: dict[int, int], elapsed: float | dict[int, float]
+) -> dict[int, int]:
     """Add the seconds each risk was on screen, as the page measured them since its last
-    report. Each is capped at the time that passed since then (elapsed; None: no cap known,
-    the session's first report, capped at STEP_IDLE_SECONDS). Ignored once the consent is
-    no longer open or its signature is being made."""
-    cap = (
-        STEP_IDLE_SECONDS
-        if elapsed is None
-        else min(elapsed + REPORT_SLACK_SECONDS, STEP_IDLE_SECONDS)
-    )
-    added = {pk: min(int(value), int(cap)) for pk, value in seconds.items() if value > 0}
+    report. Each is capped at the time that passed since then (elapsed: one for every risk,
+    or per risk; negative while an earlier report's slack is not used up) plus
+    REPORT_SLACK_SECONDS. Ignored once the consent is no longer open or its signature is
+    being made. Returns the seconds counted for each risk."""
+
+    def cap(pk: int) -> int:
+        since = elapsed.get(pk, 0.0) if isinstance(elapsed, dict) else elapsed
+        return int(min(since + REPORT_SLACK_SECONDS, STEP_IDLE_SECONDS))
+
+    added = {pk: min(int(value), cap(pk)) for pk, value in seconds.items() if value > 0}
+    added = {pk: value for pk, value in added.items() if value > 0}
     if not added:
-        return
+        return {}
     with transaction.atomic():
         consent = _lock(consent)
         if consent.status not in ("issued", "in_review") or not _no_signature_under_way(consent):
-            return
-        for item in consent.items.filter(pk__in=added, not_applicable=False):
+            return {}
+        items = list(consent.items.filter(pk__in=added, not_applicable=False))
+        for item in items:
             ConsentItemSnapshot.objects.filter(pk=item.pk).update(
                 seconds_on_screen=F("seconds_on_screen") + added[item.pk],
                 reading_measured=ReadingMeasure.SCREEN,
             )
+    return {item.pk: added[item.pk] for item in items}
 
 
 def share_page_time(*, consent: Consent, item_ids: list[int], seconds: float) -> None:

@@ -63,6 +63,45 @@ def seconds_since(request: HttpRequest, key: str, *, reset: bool = True) -> floa
     return None if then is None else max(0.0, now - then)
 
 
+# Time on screen (consent.informed.consent_add_reading_time): for each risk, the moment up to
+# which its time has been counted (a float, as time.time(); keyed by the risk's id as text).
+READING_KEY = "reading_counted"
+
+
+def risks_page_shown(request: HttpRequest) -> None:
+    """The risks page is shown: the time on screen of its risks counts from now (from the first
+    time in this session, for a risk not yet reported)."""
+    data = request.session[SESSION_KEY]
+    now = time.time()
+    request.session[SESSION_KEY] = {
+        **data,
+        "risks_shown": now,
+        "risks_opened": data.get("risks_opened", now),
+    }
+
+
+def reading_elapsed(request: HttpRequest, item_ids) -> tuple[float, dict[int, float]]:
+    """(now, for each risk the seconds a report of its time on screen may count): the time
+    since the risk's time was counted up to (its last report, else the risks page first shown
+    in this session, else nothing). Negative while the slack a report used is not yet made up
+    by the time passed."""
+    data = request.session[SESSION_KEY]
+    now = time.time()
+    counted = data.get(READING_KEY, {})
+    opened = data.get("risks_opened", now)
+    return now, {pk: now - counted.get(str(pk), opened) for pk in item_ids}
+
+
+def reading_counted(request: HttpRequest, *, now: float, elapsed: dict, counted: dict) -> None:
+    """Note the seconds a report counted for each risk: its time is used up to now, or beyond
+    now by the slack the report used."""
+    data = request.session[SESSION_KEY]
+    until = dict(data.get(READING_KEY, {}))
+    for pk, seconds in counted.items():
+        until[str(pk)] = max(now, now - elapsed[pk] + seconds)
+    request.session[SESSION_KEY] = {**data, READING_KEY: until}
+
+
 def link_problem(request: HttpRequest, state: LinkState, consent: Consent | None = None):
     """Why the link cannot be used, and who to contact (the consent's team, when known)."""
     status = {LinkState.UNKNOWN: 404, LinkState.LOCKED: 403}.get(state, 410)

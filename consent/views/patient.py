@@ -247,13 +247,13 @@ def _save_ticks(request: HttpRequest, consent: Consent, form: TicksForm) -> None
 
 def _save_reading(request: HttpRequest, consent: Consent) -> bool:
     """Time on screen sent by the risks page's script; False if it made no sense."""
-    form = ReadingForm(request.POST, item_ids=consent.items.values_list("pk", flat=True))
-    elapsed = patient_session.seconds_since(request, "reported")
-    if elapsed is None:
-        elapsed = patient_session.seconds_since(request, "risks_shown", reset=False)
+    item_ids = list(consent.items.values_list("pk", flat=True))
+    form = ReadingForm(request.POST, item_ids=item_ids)
     if not form.is_valid():
         return False
-    consent_add_reading_time(consent=consent, seconds=form.seconds(), elapsed=elapsed)
+    now, elapsed = patient_session.reading_elapsed(request, item_ids)
+    counted = consent_add_reading_time(consent=consent, seconds=form.seconds(), elapsed=elapsed)
+    patient_session.reading_counted(request, now=now, elapsed=elapsed, counted=counted)
     return True
 
 
@@ -273,7 +273,7 @@ def _render_risks(
     """The risks page. question_error: (item id, message, the text the patient wrote);
     ticked: the ticks to show instead of the saved ones (a refused form, shown again)."""
     items = list(consent.items.prefetch_related("questions"))
-    patient_session.seconds_since(request, "risks_shown")  # the page is shown from now
+    patient_session.risks_page_shown(request)
     if ticked is not None:
         for item in items:
             item.shown_ticked = item.pk in ticked
