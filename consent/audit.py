@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .actors import CONTROL, Actor, stored_ip, stored_text
@@ -527,20 +528,35 @@ def signed_record(consent: Consent, signature: Signature, items) -> dict:
 
 
 def _informed_record(consent: Consent, items) -> dict:
-    """The reading times, every answer to the check of understanding, and what matters to the
-    patient with the response, as one digest. Only for consents issued since these existed
+    """The reading times with the predicted time, every answer to the check of understanding
+    (and the order its options were shown in), and what matters to the patient with the
+    response and who wrote it, as one digest. Only for consents issued since these existed
     (they have a predicted reading time), so older records compare as they were logged."""
     if consent.predicted_reading_seconds is None:
         return {}
     priorities = Priorities.objects.filter(consent=consent).first()
     informed = {
-        "reading": sorted((item.pk, item.seconds_on_screen) for item in items),
+        # The flag "read quickly" compares the time read with the predicted time.
+        "predicted": consent.predicted_reading_seconds,
+        "reading": sorted(
+            (item.pk, item.seconds_on_screen, item.reading_measured) for item in items
+        ),
         "steps": sorted(consent.step_times.values_list("step", "seconds")),
         "attempts": [
-            [a.check_item_id, a.number, a.chosen, a.correct]
-            for a in CheckAttempt.objects.filter(consent=consent).order_by("check_item", "number")
+            [a.check_item_id, a.number, a.chosen, a.correct, a.shown]
+            # Those on this consent's checks too: the page shows a check's attempts, and the
+            # guards go by the attempt's own consent.
+            for a in CheckAttempt.objects.filter(
+                Q(consent=consent) | Q(check_item__consent=consent)
+            ).order_by("check_item", "number")
         ],
-        "priorities": priorities and [priorities.chosen, priorities.own_words, priorities.response],
+        "priorities": priorities
+        and [
+            priorities.chosen,
+            priorities.own_words,
+            priorities.response,
+            priorities.responded_by_id,
+        ],
     }
     return {"informed_sha256": _sha256_json(informed)}
 

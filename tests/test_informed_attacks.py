@@ -9,7 +9,13 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
-from .helpers import issue
+from consent.audit import audit_verify
+from consent.informed import consent_respond_to_priorities, consent_state_priorities
+from consent.models import CheckAttempt, Consent
+
+from .helpers import at_the_check, issue, pass_checks, patient_actor, sign, surgeon_actor
+from .insider import guards_lifted
+from .test_audit import sql
 from .test_patient_views import sign_in
 
 pytestmark = pytest.mark.usefixtures("library")
@@ -71,3 +77,64 @@ class TestInflatedReadingTime:
         first.refresh_from_db()
         second.refresh_from_db()
         assert (first.seconds_on_screen, second.seconds_on_screen) == (40, 50)
+
+
+# --- an insider with the database ------------------------------------------------------------
+
+
+def signed_with_everything(surgeon):
+    consent, _ = at_the_check(surgeon)
+    pass_checks(consent, wrong_first=1)
+    consent_state_priorities(consent=consent, chosen=["work"], own_words="", actor=patient_actor())
+    consent_respond_to_priorities(consent=consent, text="Noted.", actor=surgeon_actor(surgeon))
+    sign(consent)
+    return Consent.objects.get(pk=consent.pk)
+
+
+class TestInsiderAfterSigning:
+    def test_verify_audit_sees_the_predicted_reading_time_changed(self, surgeon):
+        """The flag "read quickly" is the time read against the predicted time: an insider who
+        changes the predicted time with the guards lifted turns the flag on or off, and the
+        signed record must show it."""
+        consent = signed_with_everything(surgeon)
+        assert audit_verify().intact
+        with guards_lifted():
+            sql(
+                "UPDATE consent_consent SET predicted_reading_seconds = 1 WHERE id = %s",
+                [consent.pk],
+            )
+        report = audit_verify()
+        assert not report.intact
+        assert any("informed_sha256" in problem for problem in report.problems)
+
+    @pytest.mark.parametrize(
+        "statement",
+        [
+            "UPDATE consent_checkattempt SET shown = '[\"x\"]'",
+            "UPDATE consent_consentitemsnapshot SET reading_measured = 'page'",
+            "UPDATE consent_priorities SET responded_by_id = NULL, response = '', "
+            "responded_at = NULL",
+        ],
+    )
+    def test_verify_audit_sees_the_rest_of_the_record_changed(self, surgeon, statement):
+        signed_with_everything(surgeon)
+        assert audit_verify().intact
+        with guards_lifted():
+            sql(statement)
+        assert not audit_verify().intact
+
+    def test_an_attempt_added_to_a_signed_consent_s_check_is_seen(self, surgeon):
+        """With every trigger on: the attempt's row names an unsigned consent (so the guards
+        let it in), its check belongs to a signed one, whose page then shows another first
+        answer (number 0 comes first). The signed record must cover what the page shows."""
+        signed = signed_with_everything(surgeon)
+        other, _ = at_the_check(surgeon, full_name="Grace Hopper")
+        check = signed.checks.first()
+        assert audit_verify().intact
+        CheckAttempt.objects.create(
+            consent=other, check_item=check, number=0, chosen=check.options[1], correct=False,
+            shown=check.options,
+        )  # fmt: skip
+        report = audit_verify()
+        assert not report.intact
+        assert any(f"consent {signed.pk}'s signed record" in p for p in report.problems)
