@@ -16,6 +16,7 @@ The database refuses UPDATE, DELETE and TRUNCATE of events and lets the head onl
 (migration 0009). docs/audit.md says what is detected, by what, and what is not.
 """
 
+import collections
 import contextlib
 import dataclasses
 import datetime
@@ -40,6 +41,7 @@ from .models import (
     AuditEvent,
     CheckAttempt,
     Consent,
+    ConsentCheck,
     ConsentItemSnapshot,
     ConsentStatus,
     PatientLink,
@@ -366,6 +368,10 @@ class _Walk:
     answers: dict[int, str] = dataclasses.field(default_factory=dict)
     ticks: dict[int, bool] = dataclasses.field(default_factory=dict)
     links: dict[int, str] = dataclasses.field(default_factory=dict)
+    # The check of understanding: (check id, attempt number) -> [chosen, correct]; and per
+    # consent what matters to the patient, [chosen, own words, response] (None: taken back).
+    attempts: dict[tuple, list] = dataclasses.field(default_factory=dict)
+    priorities: dict[int, list | None] = dataclasses.field(default_factory=dict)
 
 
 def _walk_chain(report: ChainReport, expected: dict) -> _Walk:
@@ -454,6 +460,15 @@ def _collect(walk: _Walk, event: AuditEvent) -> None:
         walk.questions[details["question"]] = details.get("text")
     elif action == "question_answered" and details.get("question") is not None:
         walk.answers[details["question"]] = details.get("text")
+    elif action == "check_answered" and details.get("check") is not None:
+        key = (details["check"], details.get("attempt"))
+        walk.attempts[key] = [details.get("chosen"), details.get("correct")]
+    elif action == "priorities_stated":
+        walk.priorities[consent] = [details.get("chosen"), details.get("own_words"), ""]
+    elif action == "priorities_cleared":
+        walk.priorities[consent] = None
+    elif action == "priorities_responded" and walk.priorities.get(consent) is not None:
+        walk.priorities[consent] = [*walk.priorities[consent][:2], details.get("text")]
     if consent is not None and action in STATUS_AFTER:
         walk.status[consent] = STATUS_AFTER[action]
 
@@ -618,6 +633,7 @@ def _check_records(report: ChainReport, walk: _Walk) -> None:
                 f"question {pk} or its answer differs from what the log recorded: it was "
                 "changed outside the app"
             )
+    _check_informed(report, walk)
     links = PatientLink.objects.values_list("pk", "consent_id", "token_hash", "end_reason")
     for pk, consent_id, token_hash, end_reason in links.iterator(chunk_size=2000):
         if pk not in walk.links:
@@ -669,6 +685,55 @@ def _check_records(report: ChainReport, walk: _Walk) -> None:
                 f"consent {pk} is {status} but the log "
                 + (f"last made it {logged}" if logged else "has no record of it")
                 + ": events were deleted or the consent was changed outside the app"
+            )
+
+
+def _check_informed(report: ChainReport, walk: _Walk) -> None:
+    """Every answer to a check of understanding, every check passed and what matters to the
+    patient (with the response) must be as the log recorded them, as questions and ticks are:
+    before signing nothing freezes them, and a signature would seal a change made meanwhile."""
+    problems = report.problems
+    rows = CheckAttempt.objects.values_list(
+        "check_item_id", "number", "chosen", "correct", "check_item__consent_id"
+    )
+    found = set()
+    for check, number, chosen, correct, consent_id in rows.iterator(chunk_size=5000):
+        found.add((check, number))
+        if walk.attempts.get((check, number)) != [_clean_json(chosen), correct]:
+            problems.append(
+                f"answer {number} to check {check} on consent {consent_id} differs from what "
+                "the log recorded: it was changed outside the app"
+            )
+    passed, logged = set(), collections.defaultdict(list)  # per check: its logged numbers
+    for (check, number), (_, correct) in walk.attempts.items():
+        logged[check].append(number)
+        if correct:
+            passed.add(check)
+    checks = ConsentCheck.objects.values_list("pk", "consent_id", "passed_at")
+    for pk, consent_id, passed_at in checks.iterator(chunk_size=5000):
+        if (passed_at is not None) != (pk in passed):
+            problems.append(
+                f"check {pk} on consent {consent_id} is {'' if passed_at else 'not '}passed, "
+                "but the log recorded otherwise: it was changed outside the app"
+            )
+        for number in sorted(logged.get(pk, ()), key=str):
+            if (pk, number) not in found:
+                problems.append(
+                    f"answer {number} to check {pk} on consent {consent_id}, recorded in the "
+                    "log, is missing: it was deleted"
+                )
+    stated = {
+        consent_id: [_clean_json(chosen), _clean_json(own_words), _clean_json(response)]
+        for consent_id, chosen, own_words, response in Priorities.objects.values_list(
+            "consent_id", "chosen", "own_words", "response"
+        ).iterator(chunk_size=5000)
+    }
+    consents = set(Consent.objects.values_list("pk", flat=True))
+    for consent_id in sorted((set(stated) | set(walk.priorities)) & consents):
+        if stated.get(consent_id) != walk.priorities.get(consent_id):
+            problems.append(
+                f"what matters to the patient on consent {consent_id}, or the response to it, "
+                "differs from what the log recorded: it was changed outside the app"
             )
 
 

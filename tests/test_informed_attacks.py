@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from consent.audit import audit_verify
 from consent.informed import consent_respond_to_priorities, consent_state_priorities
-from consent.models import CheckAttempt, Consent
+from consent.models import CheckAttempt, Consent, ConsentCheck, Priorities
 
 from .helpers import at_the_check, issue, pass_checks, patient_actor, sign, surgeon_actor
 from .insider import guards_lifted
@@ -138,3 +138,77 @@ class TestInsiderAfterSigning:
         report = audit_verify()
         assert not report.intact
         assert any(f"consent {signed.pk}'s signed record" in p for p in report.problems)
+
+
+class TestInsiderBeforeSigning:
+    """Before signing nothing is frozen, but every change the app makes is in the audit log:
+    verify_audit compares ticks, questions and answers with it, and must do the same for the
+    check of understanding and what matters to the patient, or an insider can pass a
+    patient's check (or write the surgeon's response) and the signature then seals it."""
+
+    def test_a_check_passed_in_the_database_is_seen(self, surgeon):
+        consent, _ = at_the_check(surgeon)
+        check = consent.checks.first()
+        CheckAttempt.objects.create(
+            consent=consent, check_item=check, number=1, chosen=check.answer, correct=True,
+            shown=check.options,
+        )  # fmt: skip
+        ConsentCheck.objects.filter(pk=check.pk).update(passed_at=timezone.now())
+        report = audit_verify()
+        assert not report.intact
+        assert "check" in report.problem
+
+    def test_a_wrong_answer_made_right_before_signing_is_seen(self, surgeon):
+        consent, _ = at_the_check(surgeon)
+        pass_checks(consent, wrong_first=1)
+        assert audit_verify().intact
+        CheckAttempt.objects.filter(correct=False).update(correct=True)
+        assert not audit_verify().intact
+
+    def test_a_response_written_in_the_database_is_seen(self, surgeon):
+        consent, _ = at_the_check(surgeon)
+        consent_state_priorities(
+            consent=consent, chosen=["work"], own_words="My job", actor=patient_actor()
+        )
+        assert audit_verify().intact
+        Priorities.objects.update(
+            response="All fine.", responded_by=surgeon, responded_at=timezone.now()
+        )
+        report = audit_verify()
+        assert not report.intact
+        assert "matters to the patient" in report.problem
+
+    def test_the_patient_s_words_changed_in_the_database_are_seen(self, surgeon):
+        consent, _ = at_the_check(surgeon)
+        consent_state_priorities(
+            consent=consent, chosen=["work"], own_words="My job", actor=patient_actor()
+        )
+        Priorities.objects.update(own_words="Nothing much")
+        assert not audit_verify().intact
+
+    def test_priorities_made_up_in_the_database_are_seen(self, surgeon):
+        consent, _ = at_the_check(surgeon)
+        Priorities.objects.create(consent=consent, chosen=["work"], stated_at=timezone.now())
+        assert not audit_verify().intact
+
+    def test_a_wrong_first_answer_deleted_to_look_right_first_time_is_seen(self, surgeon):
+        """The surgeon sees the first attempt: deleting a wrong one makes the next, right
+        one the first, and the badge "needed help" goes."""
+        consent, _ = at_the_check(surgeon)
+        pass_checks(consent, wrong_first=1)
+        CheckAttempt.objects.filter(correct=False).delete()
+        report = audit_verify()
+        assert not report.intact
+        assert "is missing: it was deleted" in report.problem
+
+    def test_the_app_s_own_changes_verify(self, surgeon):
+        """Stated, changed, taken back, stated again, answered; checks wrong then right."""
+        consent, _ = at_the_check(surgeon)
+        pass_checks(consent, wrong_first=2)
+        for chosen, words in [(["work"], "Job"), (["walking"], ""), ([], ""), (["sleep"], "\x07")]:
+            consent_state_priorities(
+                consent=consent, chosen=chosen, own_words=words, actor=patient_actor()
+            )
+        consent_respond_to_priorities(consent=consent, text="Noted.", actor=surgeon_actor(surgeon))
+        sign(consent)
+        assert audit_verify().intact, audit_verify().problems
