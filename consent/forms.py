@@ -672,6 +672,9 @@ class PrioritiesResponseForm(PlainForm):
             "Please keep it under %(limit_value)d.",
         },
     )
+    # When the patient said what the page shows (Priorities.stated_at, ISO 8601): a response
+    # is refused if they have changed it since.
+    stated = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
 
 
 class CheckAnswerForm(PlainForm):

@@ -13,6 +13,7 @@ import random
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from . import notify
 from .actors import Actor
@@ -240,9 +241,13 @@ def consent_state_priorities(
     return current
 
 
-def consent_respond_to_priorities(*, consent: Consent, text: str, actor: Actor) -> Priorities:
+def consent_respond_to_priorities(
+    *, consent: Consent, text: str, actor: Actor, stated_at: str | None = None
+) -> Priorities:
     """The surgeon's team responds to what matters to the patient (for example which risks
-    bear on it). Callers check that the user may see the consent."""
+    bear on it). stated_at: when the patient said what the surgeon's page showed (ISO 8601);
+    refused if they have changed it since, so that a response never answers words its writer
+    has not read. Callers check that the user may see the consent."""
     text = _plain_text(text, what="response", max_length=RESPONSE_MAX_LENGTH)
     if (
         actor.user is None
@@ -260,6 +265,11 @@ def consent_respond_to_priorities(*, consent: Consent, text: str, actor: Actor) 
             raise ConsentError("The patient has not said what matters to them.")
         if priorities.is_answered:
             raise ConsentError("Somebody has already responded to what matters to the patient.")
+        if stated_at is not None and parse_iso(stated_at) != priorities.stated_at:
+            raise ConsentError(
+                "The patient changed what matters to them after this page was shown. "
+                "Please read it again, then send your response."
+            )
         priorities.response = text
         priorities.responded_by = actor.user
         priorities.responded_at = timezone.now()
@@ -282,6 +292,13 @@ def waiting_for_surgeon(consent: Consent) -> bool:
         consent.questions.filter(answered_at__isnull=True).exists()
         or Priorities.objects.filter(consent=consent, responded_at__isnull=True).exists()
     )
+
+
+def parse_iso(text: str) -> datetime.datetime | None:
+    try:
+        return parse_datetime(text)
+    except ValueError:
+        return None
 
 
 def elapsed_seconds(since: datetime.datetime | None, now: datetime.datetime) -> float | None:

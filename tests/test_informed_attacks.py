@@ -3,9 +3,11 @@ by an insider with the database, by races and by garbage. Each test here failed 
 found in review, and passes since it was fixed (or says why it is left as it is)."""
 
 import datetime
+import re
 
 import pytest
 import time_machine
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -212,3 +214,48 @@ class TestInsiderBeforeSigning:
         consent_respond_to_priorities(consent=consent, text="Noted.", actor=surgeon_actor(surgeon))
         sign(consent)
         assert audit_verify().intact, audit_verify().problems
+
+
+# --- races and stale pages -------------------------------------------------------------------
+
+
+class TestStalePages:
+    def test_a_response_to_what_the_patient_has_since_changed_is_refused(self, client, surgeon):
+        """The surgeon's page shows what matters as it was; the patient changes it; the
+        response (written to the old words) must not be attached to the new ones."""
+        consent, issued = at_the_check(surgeon)
+        patient = Client()
+        sign_in(patient, issued)
+        patient.post(reverse("patient_priorities"), {"chosen": ["walking"]})
+        client.force_login(surgeon)
+        page = client.get(reverse("consent_detail", args=[consent.pk])).text
+        assert "Walking further" in page
+        with later(60):
+            patient.post(
+                reverse("patient_priorities"),
+                {"chosen": ["walking"], "own_words": "I care for my wife"},
+            )
+        form = {"response": "Most people walk further after this operation."}
+        form.update(_hidden_fields(page, "priorities_respond", consent.pk))
+        response = client.post(reverse("priorities_respond", args=[consent.pk]), form)
+        assert response.status_code == 400
+        assert "changed what matters to them" in response.text
+        assert not Priorities.objects.get().is_answered
+        assert "I care for my wife" in response.text  # shown again, with the typed response
+        assert form["response"] in response.text
+        again = {**form, **_hidden_fields(response.text, "priorities_respond", consent.pk)}
+        response = client.post(reverse("priorities_respond", args=[consent.pk]), again)
+        assert response.status_code == 302
+        assert Priorities.objects.get().is_answered
+
+
+def _hidden_fields(page: str, url_name: str, pk: int) -> dict:
+    """The hidden fields of the form that posts to url_name (besides the CSRF token)."""
+    action = reverse(url_name, args=[pk])
+    form = page[page.index(f'action="{action}"') :]
+    form = form[: form.index("</form>")]
+    return {
+        name: value
+        for name, value in re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', form)
+        if name != "csrfmiddlewaretoken"
+    }

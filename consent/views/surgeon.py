@@ -405,7 +405,10 @@ def priorities_respond(request: HttpRequest, pk: int) -> HttpResponse:
         return _render_detail(request, consent, response_form=form)
     try:
         consent_respond_to_priorities(
-            consent=consent, text=form.cleaned_data["response"], actor=Actor.surgeon(request)
+            consent=consent,
+            text=form.cleaned_data["response"],
+            actor=Actor.surgeon(request),
+            stated_at=form.cleaned_data["stated"] or None,
         )
     except ConsentError as exc:
         form.add_error(None, str(exc))
