@@ -259,3 +259,38 @@ def _hidden_fields(page: str, url_name: str, pk: int) -> dict:
         for name, value in re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', form)
         if name != "csrfmiddlewaretoken"
     }
+
+
+class TestStaleCheckPage:
+    def test_an_answer_from_a_tab_showing_an_earlier_question_is_not_given_to_the_next(
+        self, client, surgeon
+    ):
+        """Two questions that share an answer's words ("Yes", "No", "Call the ward"): a tab
+        still showing the first, answered meanwhile in another tab, sent that answer, and it
+        was recorded as the first (wrong) answer to the second question, which the patient had
+        never seen, and the surgeon was told they needed help with it."""
+        from procedures.models import Procedure
+
+        procedure = Procedure.objects.get(slug="lumbar-rhizotomy")
+        first, second = procedure.understanding_checks.all()[:2]
+        second.wrong_answers = f"{second.wrong_answers}\n{first.answer}"
+        second.save()
+        consent, issued = at_the_check(surgeon)
+        sign_in(client, issued)
+        old_tab = client.get(reverse("patient_check")).text
+        fields = _hidden_fields_of(old_tab)
+        client.post(reverse("patient_check"), {**fields, "answer": first.answer})  # other tab
+        response = client.post(reverse("patient_check"), {**fields, "answer": first.answer})
+        assert response.status_code == 302
+        assert list(CheckAttempt.objects.values_list("check_item__order", "correct")) == [(1, True)]
+        page = client.get(reverse("patient_check")).text
+        assert "already answered that question" in page
+        assert consent.checks.get(order=2).question in page
+
+
+def _hidden_fields_of(page: str) -> dict:
+    return {
+        name: value
+        for name, value in re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', page)
+        if name != "csrfmiddlewaretoken"
+    }

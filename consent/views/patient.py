@@ -437,6 +437,15 @@ def patient_check(request: HttpRequest) -> HttpResponse:
     if check is None:
         return redirect("patient_review")
     form, wrong = CheckAnswerForm(options=check.options), None
+    if request.method == "POST" and request.POST.get("check", str(check.pk)) != str(check.pk):
+        # An answer to a question shown earlier, in another tab, and answered there since:
+        # never recorded against the question that comes next, which it was not about.
+        messages.info(
+            request,
+            "You had already answered that question (in another window or tab). "
+            "Here is the next one.",
+        )
+        return redirect("patient_check")
     if request.method == "POST":
         form = CheckAnswerForm(request.POST, options=check.options)
         if form.is_valid():
