@@ -160,7 +160,7 @@ def consent_answer_check(
         if chosen not in check.options:
             raise ConsentError("Please choose one of the answers.")
         if shown is None or sorted(shown) != sorted(check.options):
-            shown = list(check.options)
+            shown = []  # not known (an answer posted without the page): never made up
         number = check.attempts.count() + 1
         correct = chosen == check.answer
         attempt = CheckAttempt.objects.create(

@@ -613,7 +613,8 @@ class CheckAttempt(models.Model):
     number = models.PositiveSmallIntegerField()
     chosen = models.CharField(max_length=300)
     correct = models.BooleanField()
-    # The options in the order the patient saw them.
+    # The options in the order the patient saw them; empty when that is not known (an answer
+    # posted without the page having been shown in that session).
     shown = models.JSONField()
     answered_at = models.DateTimeField(default=timezone.now)
 

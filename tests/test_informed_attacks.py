@@ -288,6 +288,18 @@ class TestStaleCheckPage:
         assert consent.checks.get(order=2).question in page
 
 
+    def test_an_answer_posted_without_the_page_does_not_record_an_order_never_shown(
+        self, client, surgeon
+    ):
+        """The order the options were shown in is kept with each attempt. Posted without the
+        page (no order in the session), the record said they were shown right answer first."""
+        consent, issued = at_the_check(surgeon)
+        sign_in(client, issued)
+        check = consent.checks.first()
+        client.post(reverse("patient_check"), {"answer": check.options[1]})
+        assert CheckAttempt.objects.get().shown == []
+
+
 def _hidden_fields_of(page: str) -> dict:
     return {
         name: value
