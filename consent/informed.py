@@ -32,6 +32,7 @@ from .models import (
     SigningClaim,
     StepTime,
 )
+from .names import printable_text
 from .services import (
     ConsentError,
     _email_after_commit,
@@ -202,7 +203,7 @@ def consent_state_priorities(
     words). Signing waits for the surgeon's response. Once the surgeon has responded, the
     patient asks a question instead of changing it."""
     chosen = [key for key in PRIORITY_KEYS if key in set(chosen)]
-    own_words = own_words.strip()
+    own_words = printable_text(own_words).strip()
     if len(own_words) > PRIORITY_OWN_WORDS_MAX:
         raise ConsentError(
             f"What you wrote is {len(own_words)} characters long. "

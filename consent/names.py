@@ -108,6 +108,20 @@ def name_problem(name: str) -> str | None:
     return None
 
 
+def printable_text(text: str) -> str:
+    """Free text (a question, an answer, what matters to the patient) without the characters
+    that cannot be printed: control characters but tab and line breaks, unassigned code
+    points, private-use characters, surrogates and non-characters. The sealed PDF would draw
+    each as a missing glyph, which PDF/A and PDF/UA refuse (the log drops control characters
+    too)."""
+    return "".join(
+        char
+        for char in text
+        if char in "\t\n\r"
+        or not (unicodedata.category(char) in ("Cc", "Cs", "Co", "Cn") or _non_character(char))
+    )
+
+
 def _non_character(char: str) -> bool:
     code = ord(char)
     return 0xFDD0 <= code <= 0xFDEF or (code & 0xFFFE) == 0xFFFE

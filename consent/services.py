@@ -51,7 +51,7 @@ from .models import (
     Team,
     UserSession,
 )
-from .names import name_problem, names_match
+from .names import name_problem, names_match, printable_text
 from .reading import predicted_seconds
 from .signature_image import SignatureImageError, check_png
 
@@ -765,7 +765,7 @@ ANSWER_MAX_LENGTH = 2000
 
 
 def _plain_text(text: str, *, what: str, max_length: int) -> str:
-    text = text.strip()
+    text = printable_text(text).strip()
     if not text:
         raise ConsentError(f"Please write your {what}.")
     if len(text) > max_length:

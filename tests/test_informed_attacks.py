@@ -287,7 +287,6 @@ class TestStaleCheckPage:
         assert "already answered that question" in page
         assert consent.checks.get(order=2).question in page
 
-
     def test_an_answer_posted_without_the_page_does_not_record_an_order_never_shown(
         self, client, surgeon
     ):
@@ -306,3 +305,63 @@ def _hidden_fields_of(page: str) -> dict:
         for name, value in re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', page)
         if name != "csrfmiddlewaretoken"
     }
+
+
+# --- garbage ---------------------------------------------------------------------------------
+
+UNPRINTABLE = "Walk\x07 my dog\x0b\ufdd0\ue000 again"
+
+
+class TestUnprintableText:
+    """Pasted text brings characters no font can draw (a bell, a vertical tab from a word
+    processor, a non-character, a private-use character). In the patient's own words, the
+    response or a question, they were drawn as missing glyphs in the sealed PDF, which then
+    failed PDF/A-2a and PDF/UA-1: the record was not the archival file it claims to be."""
+
+    def test_they_are_left_out_of_what_is_stored(self, surgeon):
+        from consent.services import consent_answer_question, consent_ask_question
+
+        consent, _ = at_the_check(surgeon)
+        consent_state_priorities(
+            consent=consent, chosen=[], own_words=UNPRINTABLE, actor=patient_actor()
+        )
+        consent_respond_to_priorities(
+            consent=consent, text=f"Noted. {UNPRINTABLE}", actor=surgeon_actor(surgeon)
+        )
+        question = consent_ask_question(
+            consent=consent, item_id=consent.items.first().pk, text=UNPRINTABLE,
+            actor=patient_actor(),
+        )  # fmt: skip
+        consent_answer_question(
+            consent=consent, question_id=question.pk, text=UNPRINTABLE,
+            actor=surgeon_actor(surgeon),
+        )  # fmt: skip
+        priorities = Priorities.objects.get()
+        question.refresh_from_db()
+        assert priorities.own_words == question.text == question.answer == "Walk my dog again"
+        assert priorities.response == "Noted. Walk my dog again"
+        assert audit_verify().intact
+
+    def test_the_sealed_pdf_stays_pdf_a(self, surgeon):
+        import page
+
+        from consent.documents import read_document
+
+        consent, _ = at_the_check(surgeon)
+        pass_checks(consent)
+        consent_state_priorities(
+            consent=consent, chosen=["work"], own_words=UNPRINTABLE, actor=patient_actor()
+        )
+        consent_respond_to_priorities(
+            consent=consent, text=UNPRINTABLE, actor=surgeon_actor(surgeon)
+        )
+        sign(consent)
+        consent.refresh_from_db()
+        report = page.validate_pdf_bytes(read_document(consent.document), profile="2a")
+        assert [f.rule_id for f in report.failures] == []
+
+    def test_text_that_is_only_unprintable_is_refused_as_empty(self, client, surgeon):
+        _, issued = at_the_check(surgeon)
+        sign_in(client, issued)
+        client.post(reverse("patient_priorities"), {"own_words": "\x07\ufffe"})
+        assert not Priorities.objects.exists()
