@@ -12,7 +12,7 @@ from django.core.mail import send_mail
 from django.urls import reverse
 
 from .contact import contact_for
-from .models import Consent, link_last_day
+from .models import Consent, Priorities, link_last_day
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +48,7 @@ def patient_answer_ready(consent: Consent) -> bool:
     """'Your team has answered your question' (or responded to what matters to you): no
     answer, no link (it is sent only once, when nothing is left waiting)."""
     hospital = settings.HOSPITAL_NAME
-    asked = consent.questions.exists()
-    responded = hasattr(consent, "priorities")
+    asked, responded = _replied_since_last_email(consent)
     what = {
         (True, False): "answered your question about your consent form",
         (False, True): "responded to what matters to you, on your consent form",
@@ -66,6 +65,23 @@ def patient_answer_ready(consent: Consent) -> bool:
     )
     subject = "Your question has been answered" if asked else "Your surgical team has replied"
     return _send(f"{subject} · {hospital}", body, consent.patient.email)
+
+
+def _replied_since_last_email(consent: Consent) -> tuple[bool, bool]:
+    """(a question answered, what matters responded to) since the patient was last told of a
+    reply: an email names only what is new."""
+    last = (
+        consent.audit_events.filter(action="answer_emailed")
+        .order_by("-sequence")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    answered = consent.questions.filter(answered_at__isnull=False)
+    responded = Priorities.objects.filter(consent=consent, responded_at__isnull=False)
+    if last is not None:
+        answered = answered.filter(answered_at__gt=last)
+        responded = responded.filter(responded_at__gt=last)
+    return answered.exists(), responded.exists()
 
 
 SURGEON_EVENTS = {

@@ -368,6 +368,44 @@ class TestUnprintableText:
         assert not Priorities.objects.exists()
 
 
+# --- emails --------------------------------------------------------------------------------
+
+
+class TestReplyEmail:
+    def test_the_email_names_only_what_is_new(self, surgeon, django_capture_on_commit_callbacks):
+        """A question answered last week (the patient was emailed then), then a response to
+        what matters: the second email said "Your question has been answered" and "answered
+        your question and responded to what matters to you"."""
+        from django.core import mail
+
+        from consent.services import consent_answer_question, consent_ask_question
+
+        consent, _ = at_the_check(surgeon)
+        consent.patient.email = "ada@example.org"
+        consent.patient.save()
+        question = consent_ask_question(
+            consent=consent, item_id=consent.items.first().pk, text="Will it hurt?",
+            actor=patient_actor(),
+        )  # fmt: skip
+        with django_capture_on_commit_callbacks(execute=True):
+            consent_answer_question(
+                consent=consent, question_id=question.pk, text="A little.",
+                actor=surgeon_actor(surgeon),
+            )  # fmt: skip
+        consent_state_priorities(
+            consent=consent, chosen=["work"], own_words="", actor=patient_actor()
+        )
+        with django_capture_on_commit_callbacks(execute=True), later(60):
+            consent_respond_to_priorities(
+                consent=consent, text="Noted.", actor=surgeon_actor(surgeon)
+            )
+        first, second = [m for m in mail.outbox if m.to == ["ada@example.org"]]
+        assert first.subject.startswith("Your question has been answered")
+        assert second.subject.startswith("Your surgical team has replied")
+        assert "responded to what matters to you" in second.body
+        assert "question" not in second.body
+
+
 # --- escaping --------------------------------------------------------------------------------
 
 HTML = '<img src=x onerror="alert(1)"> & <b>bold</b>'
