@@ -81,6 +81,85 @@ class TestInflatedReadingTime:
         second.refresh_from_db()
         assert (first.seconds_on_screen, second.seconds_on_screen) == (40, 50)
 
+    @pytest.mark.xfail(
+        strict=True,
+        reason="Left as it is: each session measures its own time, so two devices open side "
+        "by side each count the same minutes. Capping it needs the time counted up to kept "
+        "per consent in the database, not per session.",
+    )
+    def test_two_devices_side_by_side_cannot_double_the_time(self, surgeon):
+        consent, issued = issue(surgeon)
+        item = consent.items.first()
+        phone, laptop = Client(), Client()
+        start = timezone.now()
+        with time_machine.travel(start, tick=False):
+            for device in (phone, laptop):
+                sign_in(device, issued)
+                device.get(reverse("patient_risks"))
+        with time_machine.travel(start + datetime.timedelta(seconds=60), tick=False):
+            for device in (phone, laptop):
+                device.post(reverse("patient_reading"), {f"seconds-{item.pk}": "60"})
+        item.refresh_from_db()
+        assert item.seconds_on_screen <= 60 + 5
+
+
+class TestSkippingTheCheck:
+    def test_signing_by_posting_straight_to_sign_is_refused(self, client, surgeon):
+        from consent.models import Signature
+
+        _, issued = at_the_check(surgeon)
+        sign_in(client, issued)
+        response = client.post(
+            reverse("patient_sign"), {"typed_name": "Ada Lovelace", "statement": "on"}
+        )
+        assert response.status_code == 400
+        assert "answer the questions that check your understanding" in response.text
+        assert not Signature.objects.exists()
+        assert client.post(reverse("patient_review"))["Location"] == reverse("patient_check")
+
+    def test_another_consent_s_check_cannot_be_answered(self, client, surgeon):
+        from consent.informed import consent_answer_check
+        from consent.services import ConsentError
+
+        consent, issued = at_the_check(surgeon)
+        other, _ = at_the_check(surgeon, full_name="Grace Hopper")
+        theirs = other.checks.first()
+        sign_in(client, issued)
+        client.post(reverse("patient_check"), {"check": theirs.pk, "answer": theirs.answer})
+        with pytest.raises(ConsentError, match="not part of this consent"):
+            consent_answer_check(
+                consent=consent, check_id=theirs.pk, chosen=theirs.answer, shown=None,
+                actor=patient_actor(),
+            )  # fmt: skip
+        assert not CheckAttempt.objects.exists()
+
+    def test_trying_every_answer_shows_to_the_surgeon(self, client, surgeon):
+        """A patient who tries each answer in turn until one is right passes, and the
+        surgeon sees it: the first answer wrong, "needed help", and the number of tries."""
+        consent, issued = at_the_check(surgeon)
+        check = consent.checks.first()
+        sign_in(client, issued)
+        for option in reversed(check.options):  # the right answer, stored first, last
+            client.get(reverse("patient_check"))
+            client.post(reverse("patient_check"), {"check": check.pk, "answer": option})
+        assert CheckAttempt.objects.count() == len(check.options)
+        client.force_login(surgeon)
+        page = client.get(reverse("consent_detail", args=[consent.pk])).text
+        assert "Needed help with 1 question" in page
+        assert f"<td>{len(check.options)} (passed)</td>" in page
+
+    def test_the_page_does_not_give_the_right_answer_away(self, client, surgeon):
+        """Every option is written the same way: only its words and its place differ, and
+        the place is drawn at random each time."""
+        consent, issued = at_the_check(surgeon)
+        check = consent.checks.first()
+        sign_in(client, issued)
+        page = client.get(reverse("patient_check")).text.replace("&#x27;", "'")
+        inputs = re.findall(r"<input [^>]*type=\"radio\"[^>]*>", page)
+        assert len(inputs) == len(check.options)
+        shapes = {re.sub(r'(value|id)="[^"]*"', "", tag) for tag in inputs}
+        assert len(shapes) == 1, shapes
+
 
 # --- an insider with the database ------------------------------------------------------------
 
