@@ -275,7 +275,7 @@ NUMBER_FIELDS = {
     "shown", "acknowledged", "day", "month", "year", "per_page", "page", "team", "p", "o", "e",
     "extra-TOTAL_FORMS", "extra-INITIAL_FORMS", "extra-MIN_NUM_FORMS", "extra-MAX_NUM_FORMS",
     "items-TOTAL_FORMS", "items-INITIAL_FORMS", "index", "_selected_action", "seconds-1",
-    "seconds-2",
+    "seconds-2", "check",
 }  # fmt: skip
 
 
@@ -483,8 +483,8 @@ FORM_FIELDS = {
     "patient_question": ["question", "shown", "acknowledged"],
     "patient_priorities": ["chosen", "chosen", "own_words", "action"],
     "patient_reading": ["seconds-1", "seconds-2"],
-    "patient_check": ["answer"],
-    "priorities_respond": ["response"],
+    "patient_check": ["answer", "check"],
+    "priorities_respond": ["response", "stated"],
     "patient_sign": ["typed_name", "statement", "signature"],
     "patient_withdraw": ["reason"],
     "verify": ["code"],
