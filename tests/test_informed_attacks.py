@@ -524,6 +524,43 @@ class TestReplyEmail:
         assert "question" not in second.body
 
 
+class TestLongWordsInThePdf:
+    def test_a_long_run_without_spaces_is_wrapped_not_cut_off_at_the_page_edge(self, surgeon):
+        """The patient's own words, the response, a question or an answer to the check may
+        hold a long run without spaces (a pasted link, a held key): its end was drawn past
+        the right edge of the page, so the sealed record did not show it."""
+        from weasyprint import HTML
+        from weasyprint.formatting_structure.boxes import TextBox
+
+        from consent import documents
+        from consent.audit import Checkpoint
+
+        consent, _ = at_the_check(surgeon)
+        pass_checks(consent)
+        consent_state_priorities(
+            consent=consent, chosen=[], own_words="W" * 300 + "END", actor=patient_actor()
+        )
+        consent_respond_to_priorities(
+            consent=consent, text="R" * 300 + "FIN", actor=surgeon_actor(surgeon)
+        )
+        sign(consent)
+        consent = Consent.objects.get(pk=consent.pk)
+        html = documents.render_html(
+            consent, signature=consent.signatures.get(), verification_code="A" * 12,
+            verify_url="https://example.org/verify/", checkpoint=Checkpoint(1, "0" * 64),
+        )  # fmt: skip
+        document = HTML(string=html, base_url=str(documents._static_roots()[0]) + "/").render(
+            stylesheets=[documents._stylesheet()], font_config=documents._font_config()
+        )
+        past_the_edge = [
+            box.text[:20]
+            for page in document.pages
+            for box in page._page_box.descendants()
+            if isinstance(box, TextBox) and box.position_x + box.width > page.width
+        ]
+        assert past_the_edge == []
+
+
 # --- escaping --------------------------------------------------------------------------------
 
 HTML = '<img src=x onerror="alert(1)"> & <b>bold</b>'
