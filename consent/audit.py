@@ -361,6 +361,7 @@ class _Walk:
     status: dict[int, str] = dataclasses.field(default_factory=dict)
     issued_content: dict[int, str] = dataclasses.field(default_factory=dict)
     issued: dict[int, dict] = dataclasses.field(default_factory=dict)
+    predicted: dict[int, int | None] = dataclasses.field(default_factory=dict)
     replaced: set[int] = dataclasses.field(default_factory=set)
     revoked_links: set[int] = dataclasses.field(default_factory=set)
     signed: dict[int, dict] = dataclasses.field(default_factory=dict)
@@ -438,6 +439,8 @@ def _collect(walk: _Walk, event: AuditEvent) -> None:
         walk.documents[details["sha256"]] = consent
     elif action == "consent_issued":
         walk.issued_content[consent] = details.get("content_sha256")
+        if "predicted_reading_seconds" in details:  # logged since reading time is recorded
+            walk.predicted[consent] = details["predicted_reading_seconds"]
         if isinstance(details.get("record"), dict):
             walk.issued[consent] = details["record"]
     elif action == "patient_name_corrected" and isinstance(details.get("record"), dict):
@@ -662,6 +665,14 @@ def _check_records(report: ChainReport, walk: _Walk) -> None:
             problems.append(
                 f"consent {consent.pk}'s patient or details differ from what the log recorded "
                 f"when it was issued ({', '.join(changed)}): they were changed outside the app"
+            )
+    for pk, predicted in Consent.objects.filter(pk__in=list(walk.predicted)).values_list(
+        "pk", "predicted_reading_seconds"
+    ):
+        if predicted != walk.predicted[pk]:
+            problems.append(
+                f"consent {pk}'s predicted reading time differs from what the log recorded when "
+                "it was issued: it was changed outside the app"
             )
     items = ConsentItemSnapshot.objects.values_list("pk", "consent_id", "acknowledged_at")
     for pk, consent_id, acknowledged_at in items.iterator(chunk_size=5000):

@@ -280,6 +280,9 @@ def consent_issue(
                 "content_sha256": consent.content_sha256,
                 "items": len(items),
                 "understanding_checks": len(checks),
+                # Not part of the wording's hash: checked against this before signing and by
+                # verify_audit, so that the "read quickly" flag cannot be moved meanwhile.
+                "predicted_reading_seconds": consent.predicted_reading_seconds,
                 "patient_specific": len(extra_risks),
                 "not_applicable": sorted(
                     item.title for item in library_items if item.pk in not_applicable
@@ -1038,6 +1041,8 @@ def _check_ready_to_sign(consent: Consent, typed_name: str) -> None:
         content != consent.content_sha256
         or issued.get("content_sha256", content) != content
         or (record is not None and record != issued_record(consent))
+        or issued.get("predicted_reading_seconds", consent.predicted_reading_seconds)
+        != consent.predicted_reading_seconds
     ):
         logger.error("Consent %s differs from what was logged when it was issued", consent.pk)
         raise ConsentError(

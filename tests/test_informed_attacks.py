@@ -15,6 +15,7 @@ from django.utils import timezone
 from consent.audit import audit_verify
 from consent.informed import consent_respond_to_priorities, consent_state_priorities
 from consent.models import CheckAttempt, Consent, ConsentCheck, Priorities
+from consent.services import ConsentError
 
 from .helpers import at_the_check, issue, pass_checks, patient_actor, sign, surgeon_actor
 from .insider import guards_lifted
@@ -119,7 +120,6 @@ class TestSkippingTheCheck:
 
     def test_another_consent_s_check_cannot_be_answered(self, client, surgeon):
         from consent.informed import consent_answer_check
-        from consent.services import ConsentError
 
         consent, issued = at_the_check(surgeon)
         other, _ = at_the_check(surgeon, full_name="Grace Hopper")
@@ -266,6 +266,22 @@ class TestInsiderBeforeSigning:
     verify_audit compares ticks, questions and answers with it, and must do the same for the
     check of understanding and what matters to the patient, or an insider can pass a
     patient's check (or write the surgeon's response) and the signature then seals it."""
+
+    def test_a_predicted_reading_time_changed_in_the_database_is_seen_and_stops_signing(
+        self, surgeon
+    ):
+        """Lowered before signing, a fast reader is not flagged, and the signature sealed
+        the lowered figure: it is not part of the wording's hash."""
+        consent, _ = at_the_check(surgeon)
+        pass_checks(consent)
+        Consent.objects.filter(pk=consent.pk).update(predicted_reading_seconds=1)
+        report = audit_verify()
+        assert not report.intact
+        assert "predicted reading time differs" in report.problem
+        with pytest.raises(ConsentError, match="changed after it was issued"):
+            sign(consent)
+        Consent.objects.filter(pk=consent.pk).update(predicted_reading_seconds=None)
+        assert not audit_verify().intact
 
     def test_a_check_passed_in_the_database_is_seen(self, surgeon):
         consent, _ = at_the_check(surgeon)
@@ -619,7 +635,6 @@ class TestRaces:
     def test_the_same_check_answered_at_once_keeps_one_line_of_attempts(self, surgeon):
         """A double click, two tabs: answers to one check at the same moment, some wrong."""
         from consent.informed import consent_answer_check
-        from consent.services import ConsentError
 
         from .helpers import run_concurrently
 
@@ -645,7 +660,6 @@ class TestRaces:
         assert audit_verify().intact
 
     def test_a_response_racing_the_patient_taking_it_back_never_answers_nothing(self, surgeon):
-        from consent.services import ConsentError
 
         from .helpers import run_concurrently
 
