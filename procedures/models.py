@@ -248,6 +248,10 @@ class Section(models.TextChoices):
     RECOVERY = "recovery", "Recovery"
 
 
+# The longest answer to a check, right or wrong (a patient's answer is kept in 300 characters).
+ANSWER_MAX_LENGTH = 300
+
+
 class UnderstandingCheck(models.Model):
     """A multiple-choice question the patient answers after the risks (teach-back): about one
     risk (by its title) or one section of the procedure's text."""
@@ -266,7 +270,7 @@ class UnderstandingCheck(models.Model):
     section = models.CharField(
         "or about the section", max_length=20, choices=Section.choices, blank=True
     )
-    answer = models.CharField("the right answer", max_length=300)
+    answer = models.CharField("the right answer", max_length=ANSWER_MAX_LENGTH)
     wrong_answers = models.TextField(
         help_text="One wrong answer per line: between 1 and 4 of them.",
     )
@@ -314,7 +318,15 @@ class UnderstandingCheck(models.Model):
         wrong = self.wrong_answer_list
         if not 1 <= len(wrong) <= 4:
             raise ValidationError({"wrong_answers": "Give between 1 and 4 wrong answers."})
-        if self.answer.strip() in wrong or len(set(wrong)) != len(wrong):
+        # As a library file is checked (procedures.library): a patient cannot choose a longer
+        # answer (consent.forms.CheckAnswerForm), and "Infection" and "infection" read as the
+        # same choice.
+        if any(len(line) > ANSWER_MAX_LENGTH for line in wrong):
+            raise ValidationError(
+                {"wrong_answers": f"Keep each wrong answer under {ANSWER_MAX_LENGTH} characters."}
+            )
+        answers = [self.answer.strip().casefold(), *(line.casefold() for line in wrong)]
+        if len(set(answers)) != len(answers):
             raise ValidationError({"wrong_answers": "Every answer must be different."})
         if self.risk_title and (self.known_risk_titles is not None or self.procedure_id):
             titles = self.known_risk_titles

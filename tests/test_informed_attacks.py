@@ -577,6 +577,30 @@ class TestLongWordsInThePdf:
         assert past_the_edge == []
 
 
+class TestChecksEditedInTheAdmin:
+    """The admin let through what a library file may not hold: a wrong answer too long for a
+    patient to choose (the page then refused it as unexpected), or one that reads the same as
+    the right answer but for its capitals (the patient sees "Infection" and "infection")."""
+
+    @pytest.mark.parametrize(
+        "wrong_answers, answer",
+        [("W" * 301 + "\nShort", "Right"), ("right\nOther", "Right"), ("Same\nsame", "Right")],
+        ids=["too long", "the right answer in other capitals", "two the same"],
+    )
+    def test_they_are_refused(self, wrong_answers, answer):
+        from django.core.exceptions import ValidationError
+
+        from procedures.models import Procedure, UnderstandingCheck
+
+        check = UnderstandingCheck(
+            procedure=Procedure.objects.get(slug="lumbar-rhizotomy"), order=99, question="Q?",
+            section="summary", answer=answer, wrong_answers=wrong_answers, explanation="Why.",
+        )  # fmt: skip
+        with pytest.raises(ValidationError) as refused:
+            check.clean()
+        assert "wrong_answers" in refused.value.message_dict
+
+
 # --- escaping --------------------------------------------------------------------------------
 
 HTML = '<img src=x onerror="alert(1)"> & <b>bold</b>'
