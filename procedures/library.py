@@ -7,6 +7,7 @@ writes inside one transaction, so a bad file imports nothing.
 import difflib
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -127,13 +128,34 @@ def _text(data: dict, key: str, max_length: int | None, where: str, errors: list
         errors.append(f'{where}: field "{key}" must be text, not {_kind(value)}')
         return ""
     value = value.strip()
+    unprintable = next((char for char in value if _unprintable(char)), None)
     if not value:
         errors.append(f'{where}: field "{key}" is empty')
+    elif unprintable is not None:
+        # A right answer with a NUL could never be chosen (browsers and Django refuse it), and
+        # every such character is a missing glyph in the sealed PDF, which PDF/A refuses.
+        errors.append(
+            f'{where}: field "{key}" holds a character that cannot be printed '
+            f"(U+{ord(unprintable):04X})"
+        )
     elif max_length and len(value) > max_length:
         errors.append(
             f'{where}: field "{key}" is {len(value)} characters long (at most {max_length})'
         )
     return value
+
+
+def _unprintable(char: str) -> bool:
+    """A control character (but tab and line breaks), a private-use, unassigned or surrogate
+    code point, or a non-character."""
+    if char in "\t\n\r":
+        return False
+    code = ord(char)
+    return (
+        unicodedata.category(char) in ("Cc", "Cs", "Co", "Cn")
+        or 0xFDD0 <= code <= 0xFDEF
+        or (code & 0xFFFE) == 0xFFFE
+    )
 
 
 def _kind(value) -> str:

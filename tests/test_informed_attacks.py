@@ -601,6 +601,25 @@ class TestChecksEditedInTheAdmin:
         assert "wrong_answers" in refused.value.message_dict
 
 
+class TestUnprintableLibraryText:
+    @pytest.mark.parametrize("text", ["Yes\x00", "Yes\x07", "Yes\ufffe"])
+    def test_a_library_file_with_a_character_that_cannot_be_printed_is_refused(self, text):
+        """YAML's escapes ("\\0", "\\a") put any character in a file. A right answer with a
+        NUL could never be chosen, so no patient could pass the check or sign; PostgreSQL
+        refused the file with a server error; and any such character is a missing glyph in
+        every sealed PDF of the procedure."""
+        import yaml
+
+        from procedures.library import LibraryError, parse_library
+
+        from .test_load_procedures import bundled, rhizotomy
+
+        data = bundled()
+        rhizotomy(data)["understanding_checks"][0]["answer"] = text
+        with pytest.raises(LibraryError, match='"answer" holds a character that cannot be'):
+            parse_library(yaml.safe_dump(data))
+
+
 # --- escaping --------------------------------------------------------------------------------
 
 HTML = '<img src=x onerror="alert(1)"> & <b>bold</b>'
