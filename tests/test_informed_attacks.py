@@ -104,6 +104,31 @@ class TestInflatedReadingTime:
         assert item.seconds_on_screen <= 60 + 5
 
 
+class TestTheFlagAsDocumented:
+    def test_the_consent_page_flags_only_once_every_risk_is_ticked(self, client, surgeon):
+        """docs/informed.md: "Read quickly" on the consent page once every risk is ticked (a
+        patient still reading is not flagged), on the dashboard once signed."""
+        from consent.services import consent_acknowledge_item, link_verify_identity
+
+        from .helpers import DOB
+
+        consent, issued = issue(surgeon)
+        link_verify_identity(link=issued.link, date_of_birth=DOB, actor=patient_actor())
+        client.force_login(surgeon)
+        detail = reverse("consent_detail", args=[consent.pk])
+        items = list(consent.items.filter(not_applicable=False))
+        for item in items[:-1]:
+            consent_acknowledge_item(
+                consent=consent, item_id=item.pk, acknowledged=True, actor=patient_actor()
+            )
+        assert "Read quickly" not in client.get(detail).text
+        consent_acknowledge_item(
+            consent=consent, item_id=items[-1].pk, acknowledged=True, actor=patient_actor()
+        )
+        assert "Read quickly" in client.get(detail).text
+        assert "Read quickly" not in client.get(reverse("home")).text  # not signed yet
+
+
 class TestSkippingTheCheck:
     def test_signing_by_posting_straight_to_sign_is_refused(self, client, surgeon):
         from consent.models import Signature
