@@ -227,6 +227,10 @@ def consent_state_priorities(
             _touch(consent)
             audit_append(actor=actor, action="priorities_cleared", consent=consent)
             return None
+        # The surgeon is emailed the first time only: after an edit, or taken back and said
+        # again, their page and dashboard show the latest words (one email per request would
+        # let a patient fill the team's inbox).
+        first = not consent.audit_events.filter(action="priorities_stated").exists()
         if current is None:
             current = Priorities(consent=consent)
         current.chosen, current.own_words, current.stated_at = chosen, own_words, timezone.now()
@@ -238,7 +242,8 @@ def consent_state_priorities(
             consent=consent,
             details={"chosen": chosen, "own_words": own_words},
         )
-        _notify_surgeon(consent, "priorities_stated")
+        if first:
+            _notify_surgeon(consent, "priorities_stated")
     return current
 
 

@@ -645,6 +645,31 @@ class TestUnprintableLibraryText:
             parse_library(yaml.safe_dump(data))
 
 
+class TestSurgeonEmails:
+    def test_editing_what_matters_emails_the_surgeon_once(
+        self, surgeon, django_capture_on_commit_callbacks
+    ):
+        """Every edit (a typo put right, a box ticked, taken back and said again) emailed the
+        surgeon again: a patient could fill the team's inbox from the page, one request per
+        email."""
+        from django.core import mail
+
+        consent, _ = at_the_check(surgeon)
+        with django_capture_on_commit_callbacks(execute=True):
+            for chosen, words in [
+                (["work"], "My jbo"),
+                (["work"], "My job"),
+                ([], ""),
+                (["work"], "My job and my dog"),
+            ]:
+                consent_state_priorities(
+                    consent=consent, chosen=chosen, own_words=words, actor=patient_actor()
+                )
+        to_surgeon = [m for m in mail.outbox if m.to == [surgeon.email]]
+        assert len(to_surgeon) == 1
+        assert "said what matters to them" in to_surgeon[0].subject
+
+
 # --- escaping --------------------------------------------------------------------------------
 
 HTML = '<img src=x onerror="alert(1)"> & <b>bold</b>'
